@@ -1,0 +1,56 @@
+"""nasbench — hardware-aware neural architecture search for image-restoration networks.
+
+The public surface (see docs/): search spaces and architectures, the block registry, the model zoo,
+parameter and MAC counting, and ONNX export.
+"""
+
+from nasbench.blocks import create_block, list_blocks, register_block
+from nasbench.cost import count_macs, count_params
+from nasbench.deploy import export_onnx
+from nasbench.errors import (
+    ArchitectureError,
+    BlockError,
+    ExportError,
+    ModelError,
+    NasbenchError,
+    ShapeError,
+    SpaceError,
+)
+from nasbench.space import (
+    Architecture,
+    Candidate,
+    Position,
+    SearchSpace,
+    list_spaces,
+    load_space,
+    register_backbone,
+)
+from nasbench.zoo import create_model, list_models, register_model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Architecture",
+    "ArchitectureError",
+    "BlockError",
+    "Candidate",
+    "ExportError",
+    "ModelError",
+    "NasbenchError",
+    "Position",
+    "SearchSpace",
+    "ShapeError",
+    "SpaceError",
+    "count_macs",
+    "count_params",
+    "create_block",
+    "create_model",
+    "export_onnx",
+    "list_blocks",
+    "list_models",
+    "list_spaces",
+    "load_space",
+    "register_backbone",
+    "register_block",
+    "register_model",
+]

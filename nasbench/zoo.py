@@ -1,0 +1,66 @@
+"""The model zoo: named networks, built by registered factories (timm-style).
+
+The published networks are the baselines of the built-in spaces, so a zoo model and
+``load_space(...).build(space.baseline())`` are the same network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from torch import nn
+
+from nasbench.errors import ModelError, known, suggest
+from nasbench.space import load_space
+
+FactoryT = TypeVar("FactoryT", bound=Callable[..., nn.Module])
+_MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(name: str) -> Callable[[FactoryT], FactoryT]:
+    """Decorator: register a factory ``(**kwargs) -> nn.Module`` as model ``name``."""
+
+    def decorate(factory: FactoryT) -> FactoryT:
+        if name in _MODELS and _MODELS[name] is not factory:
+            raise ModelError(f"register_model: model {name!r} is already registered")
+        _MODELS[name] = factory
+        return factory
+
+    return decorate
+
+
+def list_models() -> list[str]:
+    return sorted(_MODELS)
+
+
+def create_model(name: str, **kwargs: Any) -> nn.Module:
+    """Build the zoo model ``name`` (randomly initialised; nasbench never downloads weights)."""
+    try:
+        factory = _MODELS[name]
+    except KeyError:
+        raise ModelError(f"unknown model {name!r} {known(list_models())}{suggest(name, _MODELS)}") from None
+    try:
+        return factory(**kwargs)
+    except TypeError as exc:
+        raise ModelError(f"model {name!r}: {exc}") from None
+
+
+def _baseline_of(space: str) -> Callable[[], nn.Module]:
+    def factory() -> nn.Module:
+        s = load_space(space)
+        return s.build(s.baseline())
+
+    factory.__doc__ = f"The baseline network of the built-in space {space!r}."
+    return factory
+
+
+for _model, _space in {
+    "nafnet_sidd_w32": "nafnet_sidd",
+    "nafnet_gopro_w32": "nafnet_gopro",
+    "nafnet_tiny": "nafnet_tiny",
+    "restormer": "restormer",
+    "restormer_tiny": "restormer_tiny",
+    "lite_denoise_net": "lite_denoise",
+}.items():
+    register_model(_model)(_baseline_of(_space))
