@@ -49,7 +49,5 @@ def count_macs(model: nn.Module, input_size: Sequence[int], convention: MacConve
     with counter, torch.no_grad():
         meta(torch.zeros(shape, device="meta"))
     totals = counter.get_flop_counts().get("Global", {})
-    flops = sum(
-        count for op, count in totals.items() if convention == "all" or str(op).split(".")[1] in _CONV_OPS
-    )
+    flops = sum(count for op, count in totals.items() if convention == "all" or str(op).split(".")[1] in _CONV_OPS)
     return int(flops // 2)

@@ -6,6 +6,7 @@ Importing this package registers the built-in families: ``naf``, ``naf_bn``, ``n
 """
 
 from nasbench.blocks import conv, nafnet, restormer, ssm  # noqa: F401  (registers the families)
+from nasbench.blocks.conv import IdentityBlock
 from nasbench.blocks.norms import LayerNorm2d, RestormerLayerNorm
 from nasbench.blocks.registry import (
     BlockInfo,
@@ -19,6 +20,7 @@ from nasbench.blocks.registry import (
 
 __all__ = [
     "BlockInfo",
+    "IdentityBlock",
     "LayerNorm2d",
     "RestormerLayerNorm",
     "block_info",

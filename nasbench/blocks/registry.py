@@ -51,9 +51,7 @@ class BlockInfo:
 _BLOCKS: dict[str, BlockInfo] = {}
 
 
-def register_block(
-    name: str, *, tags: tuple[str, ...] = (), overwrite: bool = False
-) -> Callable[[ModuleT], ModuleT]:
+def register_block(name: str, *, tags: tuple[str, ...] = (), overwrite: bool = False) -> Callable[[ModuleT], ModuleT]:
     """Class decorator: register an ``nn.Module`` class as the block ``name``.
 
     The class must take ``(channels, **options)`` and map N×C×H×W → N×C×H×W. ``tags`` are free-form
@@ -73,9 +71,7 @@ def register_block(
             raise BlockError(f"register_block({name!r}): {cls!r} is not an nn.Module class")
         params = list(inspect.signature(cls.__init__).parameters)
         if len(params) < 2:
-            raise BlockError(
-                f"register_block({name!r}): {cls.__name__}.__init__ must take (channels, **options)"
-            )
+            raise BlockError(f"register_block({name!r}): {cls.__name__}.__init__ must take (channels, **options)")
         if name in _BLOCKS and not overwrite and _BLOCKS[name].cls is not cls:
             raise BlockError(
                 f"register_block: block {name!r} is already registered by "
@@ -103,9 +99,7 @@ def block_info(name: str) -> BlockInfo:
     try:
         return _BLOCKS[name]
     except KeyError:
-        raise BlockError(
-            f"unknown block {name!r} {known(list_blocks())}{suggest(str(name), _BLOCKS)}"
-        ) from None
+        raise BlockError(f"unknown block {name!r} {known(list_blocks())}{suggest(str(name), _BLOCKS)}") from None
 
 
 def check_options(name: str, options: Mapping[str, Any]) -> None:

@@ -64,7 +64,10 @@ def linear_scan(log_decay: torch.Tensor, u: torch.Tensor, chunk: int) -> torch.T
     ``log_decay`` is (*batch, L) with values ≤ 0; ``u`` is (*batch, L, *features). Returns u's shape.
     Within a chunk the scan is one masked matmul; the scan over chunk-final states is this same function
     on a sequence ``chunk`` times shorter, so the cost is O(L·chunk) per level and linear in L overall.
+    ``chunk`` must be ≥ 2, else the chunk-level sequence would be no shorter and the recursion not end.
     """
+    if chunk < 2:
+        raise ValueError(f"chunk must be ≥ 2, got {chunk}")
     length = log_decay.shape[-1]
     features = u.shape[log_decay.dim() :]
     u = u.reshape(*log_decay.shape, -1)
@@ -81,9 +84,7 @@ def linear_scan(log_decay: torch.Tensor, u: torch.Tensor, chunk: int) -> torch.T
     return h.flatten(-3, -2)[..., :length, :].reshape(*log_decay.shape, *features)
 
 
-def ssd_scan(
-    x: torch.Tensor, log_decay: torch.Tensor, b: torch.Tensor, c: torch.Tensor, chunk: int
-) -> torch.Tensor:
+def ssd_scan(x: torch.Tensor, log_decay: torch.Tensor, b: torch.Tensor, c: torch.Tensor, chunk: int) -> torch.Tensor:
     """Mamba-2 SSD scan: h_t = exp(a_t)·h_{t−1} + x_t ⊗ b_t, y_t = h_t·c_t, one scalar decay per head.
 
     Shapes: ``x`` (G, H, L, P) — already multiplied by dt —, ``log_decay`` a = dt·A (G, H, L) with a ≤ 0,
@@ -94,7 +95,8 @@ def ssd_scan(
     q = min(chunk, length)
     n_chunks = -(-length // q)
     pad = n_chunks * q - length
-    xc = _pad_seq(x, -2, pad).unflatten(-2, (n_chunks, q))
+    # One copy up front: both matmuls below would otherwise each copy a transposed x.
+    xc = _pad_seq(x, -2, pad).unflatten(-2, (n_chunks, q)).contiguous()
     cs = _pad_seq(log_decay, -1, pad).unflatten(-1, (n_chunks, q)).cumsum(-1)
     bc = _pad_seq(b, -2, pad).unflatten(-2, (n_chunks, q)).unsqueeze(1)
     cc = _pad_seq(c, -2, pad).unflatten(-2, (n_chunks, q)).unsqueeze(1)
@@ -168,9 +170,7 @@ class SelectiveScan2d(nn.Module):
         self.x_proj = nn.Conv2d(d_inner, directions * (self.heads + 2 * d_state), 1, bias=False)
         # Mamba's init: step sizes log-uniform in [1e-3, 0.1] (stored through the inverse softplus) and
         # decay rates A in [1, 16], so heads start out covering short and long memories.
-        dt = torch.exp(
-            torch.empty(directions, self.heads).uniform_(math.log(1e-3), math.log(0.1))
-        ).clamp(min=1e-4)
+        dt = torch.exp(torch.empty(directions, self.heads).uniform_(math.log(1e-3), math.log(0.1))).clamp(min=1e-4)
         self.dt_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))
         self.A_log = nn.Parameter(torch.empty(directions, self.heads).uniform_(1.0, 16.0).log())
         self.D = nn.Parameter(torch.ones(d_inner))

@@ -29,9 +29,7 @@ class OnnxCheck:
     op_types: tuple[str, ...]
 
 
-def export_onnx(
-    model: nn.Module, path: str | Path, input_size: Sequence[int], opset: int = DEFAULT_OPSET
-) -> Path:
+def export_onnx(model: nn.Module, path: str | Path, input_size: Sequence[int], opset: int = DEFAULT_OPSET) -> Path:
     """Export ``model`` (in eval mode, on a copy) to a single ONNX file for a fixed N×C×H×W input.
 
     Uses torch's dynamo exporter at ``opset`` (default 18) with weights embedded in the file. The input

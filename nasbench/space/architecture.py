@@ -33,9 +33,7 @@ class Architecture(Mapping[str, str]):
         if isinstance(choices, Mapping):
             unknown = [k for k in choices if k not in names]
             if unknown:
-                raise ArchitectureError(
-                    f"space {space.name!r}: unknown position {unknown[0]!r} {known(names)}"
-                )
+                raise ArchitectureError(f"space {space.name!r}: unknown position {unknown[0]!r} {known(names)}")
             missing = [n for n in names if n not in choices]
             if missing:
                 raise ArchitectureError(f"space {space.name!r}: no choice for position(s) {', '.join(missing)}")
@@ -43,9 +41,7 @@ class Architecture(Mapping[str, str]):
         else:
             labels = tuple(choices)
             if len(labels) != len(names):
-                raise ArchitectureError(
-                    f"space {space.name!r} has {len(names)} positions, got {len(labels)} choices"
-                )
+                raise ArchitectureError(f"space {space.name!r} has {len(names)} positions, got {len(labels)} choices")
         for position, label in zip(space.positions, labels):
             position.candidate(label)
         object.__setattr__(self, "_space", space.name)
@@ -159,9 +155,7 @@ class Architecture(Mapping[str, str]):
         if not isinstance(data, Mapping) or not isinstance(data.get("choices"), Mapping):
             raise ArchitectureError("architecture JSON: expected an object with 'space' and 'choices'")
         if data.get("space") != space.name:
-            raise ArchitectureError(
-                f"architecture JSON: made for space {data.get('space')!r}, not {space.name!r}"
-            )
+            raise ArchitectureError(f"architecture JSON: made for space {data.get('space')!r}, not {space.name!r}")
         return cls(space, data["choices"])
 
     @classmethod

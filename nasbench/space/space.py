@@ -287,7 +287,11 @@ def _candidates_in(value: object, where: Where) -> list[dict[str, Any]]:
             block = schema.string(raw["block"], w / "block")
             options = raw.get("options", {})
             schema.mapping(options, w / "options", list(options) if isinstance(options, Mapping) else [])
-            entry = {"block": block, "label": schema.identifier(raw.get("label", block), w / "label"), "options": dict(options)}
+            entry = {
+                "block": block,
+                "label": schema.identifier(raw.get("label", block), w / "label"),
+                "options": dict(options),
+            }
         try:
             block_info(entry["block"])
         except BlockError as exc:

@@ -20,9 +20,7 @@ def block_name(request: pytest.FixtureRequest) -> str:
 
 
 def test_builtin_blocks_registered() -> None:
-    assert set(list_blocks()) >= {
-        "naf", "naf_bn", "naf_lite", "conv_bn_relu", "restormer", "ssm", "lite", "identity"
-    }
+    assert set(list_blocks()) >= {"naf", "naf_bn", "naf_lite", "conv_bn_relu", "restormer", "ssm", "lite", "identity"}
 
 
 def test_forward_keeps_shape(block_name: str) -> None:

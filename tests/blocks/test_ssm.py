@@ -202,6 +202,14 @@ def test_invalid_options_raise(options: dict[str, Any], named: str) -> None:
         SSMBlock(**kwargs)
 
 
+def test_scans_reject_chunk_below_two() -> None:
+    x, log_decay, b, c = random_scan_inputs(5, seed=3)
+    with pytest.raises(ValueError, match="chunk"):
+        linear_scan(log_decay, x, 1)
+    with pytest.raises(ValueError, match="chunk"):
+        ssd_scan(x, log_decay, b, c, 1)
+
+
 def test_cost_is_linear_in_pixels() -> None:
     block = SSMBlock(16, chunk=64).eval()
 

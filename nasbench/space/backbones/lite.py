@@ -53,7 +53,9 @@ class LiteUNet(Backbone):
 
     @classmethod
     def stages(cls, config: LiteUNetConfig) -> list[Stage]:
-        return unet_stages(config.width, config.encoder_blocks, "bottleneck", config.bottleneck_blocks, config.decoder_blocks)
+        return unet_stages(
+            config.width, config.encoder_blocks, "bottleneck", config.bottleneck_blocks, config.decoder_blocks
+        )
 
     def __init__(self, config: LiteUNetConfig, blocks: Mapping[str, Sequence[nn.Module]]) -> None:
         super().__init__()

@@ -1,0 +1,58 @@
+"""The command line: results, --json, and one-line errors with a non-zero exit code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nasbench.cli import main
+
+BAD = Path(__file__).parent / "space" / "bad_yaml" / "unknown_block.yaml"
+
+
+def test_spaces_and_models(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["spaces", "--json"]) == 0
+    assert "nafnet_sidd" in json.loads(capsys.readouterr().out)
+    assert main(["models"]) == 0
+    assert "lite_denoise_net" in capsys.readouterr().out.split()
+
+
+def test_count_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["count", "--space", "lite_denoise", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["params"] == 1_963_411 and result["macs"] > 0
+
+
+def test_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "tiny.onnx"
+    assert main(["export", "--space", "lite_denoise", "--output", str(out), "--input-size", "32", "32", "--json"]) == 0
+    assert out.exists() and json.loads(capsys.readouterr().out)["max_abs_diff"] <= 1e-4
+
+
+def test_bad_input_is_one_line_without_traceback() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "nasbench.cli", "space", "--space", str(BAD)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith(f"nasbench space: error: {BAD}: candidates.1: unknown block 'nafbn'")
+    assert "Traceback" not in run.stderr
+
+
+def test_bad_architecture_string(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["count", "--space", "nafnet_tiny", "--arch", "enc1:nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nasbench count: error: architecture string: stage 'enc2' has 1 positions, got 0 labels")
+
+
+def test_debug_shows_the_exception() -> None:
+    with pytest.raises(Exception, match="unknown block 'nafbn'"):
+        main(["space", "--space", str(BAD), "--debug"])
