@@ -6,7 +6,14 @@ parameter and MAC counting, and ONNX export.
 
 from nasbench.blocks import create_block, list_blocks, register_block
 from nasbench.cost import count_macs, count_params
-from nasbench.deploy import export_onnx
+from nasbench.deploy import (
+    check_operators,
+    export_onnx,
+    fold_batchnorm,
+    list_allowlists,
+    load_allowlist,
+    register_fold_rule,
+)
 from nasbench.errors import (
     ArchitectureError,
     BlockError,
@@ -16,6 +23,7 @@ from nasbench.errors import (
     ShapeError,
     SpaceError,
 )
+from nasbench.latency import LatencyMeasurement, LatencyTable, Protocol, measure_latency
 from nasbench.space import (
     Architecture,
     Candidate,
@@ -41,11 +49,20 @@ __all__ = [
     "SearchSpace",
     "ShapeError",
     "SpaceError",
+    "LatencyMeasurement",
+    "LatencyTable",
+    "Protocol",
+    "check_operators",
     "count_macs",
     "count_params",
     "create_block",
     "create_model",
     "export_onnx",
+    "fold_batchnorm",
+    "list_allowlists",
+    "load_allowlist",
+    "measure_latency",
+    "register_fold_rule",
     "list_blocks",
     "list_models",
     "list_spaces",

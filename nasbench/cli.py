@@ -15,6 +15,7 @@ from typing import Any
 import nasbench
 from nasbench.errors import NasbenchError
 
+EXIT_VIOLATIONS = 1
 EXIT_BAD_INPUT = 2
 
 Handler = Callable[[argparse.Namespace], Any]
@@ -91,6 +92,7 @@ def _count(args: argparse.Namespace) -> Any:
 def _export_arguments(parser: argparse.ArgumentParser) -> None:
     _arch_arguments(parser)
     parser.add_argument("--output", required=True, metavar="FILE.onnx", help="where to write the ONNX file")
+    parser.add_argument("--no-fold", action="store_true", help="keep BatchNorm layers (default: fold them)")
 
 
 @command("export", "export an architecture (randomly initialised) to ONNX and verify it", _export_arguments)
@@ -100,10 +102,147 @@ def _export(args: argparse.Namespace) -> Any:
     space = nasbench.load_space(args.space)
     arch = space.architecture(args.arch) if args.arch else space.baseline()
     model = space.build(arch).eval()
+    if not args.no_fold:
+        model = nasbench.fold_batchnorm(model)
     size = (1, 3, *args.input_size)
     path = nasbench.export_onnx(model, args.output, size)
     check = verify_onnx(model, path, size)
     return {"onnx": str(path), "architecture": str(arch), "max_abs_diff": check.max_abs_diff}
+
+
+class Violations(NasbenchError):
+    """Not bad input: the checked file breaks the allow-list (exit code 1)."""
+
+
+def _check_ops_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("onnx", metavar="MODEL.onnx", help="the ONNX file to check")
+    parser.add_argument(
+        "--allowed",
+        default="npu_native",
+        metavar="NAME_OR_YAML",
+        help="built-in allow-list (npu_native, tflite_gpu, nnapi) or a YAML file (default npu_native)",
+    )
+
+
+@command(
+    "check-ops",
+    "check an ONNX file's operators against a device allow-list (exit 1 on violations)",
+    _check_ops_arguments,
+)
+def _check_ops(args: argparse.Namespace) -> Any:
+    violations = nasbench.check_operators(args.onnx, args.allowed)
+    result = [{"node": v.node, "op_type": v.op_type, "reason": v.reason} for v in violations]
+    if violations:
+        _print(result if args.json else [f"{v.node}: {v.reason}" for v in violations], args.json)
+        raise Violations(f"{args.onnx}: {len(violations)} operator(s) not allowed by {args.allowed}")
+    return {"onnx": args.onnx, "allowed": args.allowed, "violations": 0}
+
+
+def _protocol_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads (default 1)")
+    parser.add_argument(
+        "--opt-level",
+        default="all",
+        choices=["disable", "basic", "extended", "layout", "all"],
+        help="onnxruntime graph optimisation level (default all)",
+    )
+    parser.add_argument("--warmup", type=int, default=3, help="untimed runs per network (default 3)")
+    parser.add_argument("--runs", type=int, default=10, help="timed runs per network per round (default 10)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+
+
+def _protocol(args: argparse.Namespace):  # noqa: ANN202
+    from nasbench.latency import Protocol
+
+    return Protocol(
+        threads=args.threads, graph_optimization=args.opt_level, warmup=args.warmup, runs=args.runs, rounds=args.rounds
+    )
+
+
+def _profile_arguments(parser: argparse.ArgumentParser) -> None:
+    _space_argument(parser)
+    parser.add_argument("--input-size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"))
+    parser.add_argument("--output", required=True, metavar="TABLE.yaml", help="the latency table to write")
+    parser.add_argument("--device", default=None, help="device name for the metadata (default: this CPU)")
+    parser.add_argument("--base", default=None, metavar="TABLE.yaml", help="reuse the entries of this table")
+    _protocol_arguments(parser)
+
+
+@command("profile", "measure a latency table for a space on this CPU (resumable)", _profile_arguments)
+def _profile(args: argparse.Namespace) -> Any:
+    from pathlib import Path
+
+    from nasbench.latency import LatencyTable
+
+    space = nasbench.load_space(args.space)
+    output = Path(args.output)
+    base = LatencyTable.load(args.base) if args.base else None
+    table = LatencyTable.profile(
+        space,
+        tuple(args.input_size),
+        _protocol(args),
+        device=args.device,
+        work_dir=output.with_name(output.name + ".work"),
+        base=base,
+    )
+    table.save(output)
+    return {"table": str(output), "blocks": len(table.blocks), "skeletons": len(table.skeletons)}
+
+
+def _validate_arguments(parser: argparse.ArgumentParser) -> None:
+    _space_argument(parser)
+    parser.add_argument("--table", required=True, metavar="TABLE.yaml", help="latency table to validate")
+    parser.add_argument("--n", type=int, default=30, help="random architectures to measure (default 30)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--input-size", type=int, nargs=2, default=None, metavar=("H", "W"))
+    parser.add_argument("--output", required=True, metavar="DIR", help="writes validation.csv/.json/.png")
+    parser.add_argument(
+        "--runs", type=int, default=None, help="timed runs per network per round (default: the table's)"
+    )
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default: the table's)")
+
+
+@command("latency validate", "predicted vs measured latency of random architectures", _validate_arguments)
+def _latency_validate(args: argparse.Namespace) -> Any:
+    from nasbench.latency import LatencyTable
+    from nasbench.latency.validate import validate
+
+    space = nasbench.load_space(args.space)
+    table = LatencyTable.load(args.table)
+    overrides = {k: v for k, v in (("runs", args.runs), ("rounds", args.rounds)) if v is not None}
+    report = validate(space, table, args.n, args.input_size, seed=args.seed, **overrides)
+    report.save(args.output)
+    return {**report.metrics, "output": args.output}
+
+
+def _import_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("profile", metavar="PROFILE", help="the profile file (ORT JSON, TFLite output, CSV)")
+    parser.add_argument("--format", required=True, help="ort_json, tflite or csv")
+    parser.add_argument("--space", default=None, metavar="NAME_OR_YAML", help="the space the profiled network is from")
+    parser.add_argument("--arch", default=None, help="the profiled architecture (default: the baseline)")
+    parser.add_argument("--input-size", type=int, nargs=2, required=True, metavar=("H", "W"))
+    parser.add_argument("--device", default=None, help="where the profile was measured, for the metadata")
+    parser.add_argument("--skip-runs", type=int, default=0, help="drop this many warm-up runs (ORT JSON)")
+    parser.add_argument("--output", required=True, metavar="TABLE.yaml", help="the latency table to write")
+    parser.add_argument("--merge", default=None, metavar="TABLE.yaml", help="add the entries to this table")
+
+
+@command(
+    "latency import", "turn a profile measured elsewhere (e.g. on a phone) into a latency table", _import_arguments
+)
+def _latency_import(args: argparse.Namespace) -> Any:
+    from nasbench.latency import LatencyTable, import_profile
+
+    space = nasbench.load_space(args.space) if args.space else None
+    arch = (space.architecture(args.arch) if args.arch else space.baseline()) if space else None
+    metadata = {"device": args.device} if args.device else None
+    table = import_profile(
+        args.profile, args.format, space, arch, tuple(args.input_size), metadata=metadata, skip_runs=args.skip_runs
+    )
+    if args.merge:
+        table = LatencyTable.load(args.merge).merge(table)
+    table.save(args.output)
+    return {"table": args.output, "blocks": len(table.blocks), "skeletons": len(table.skeletons)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,13 +251,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Hardware-aware NAS for image-restoration networks.",
         epilog="examples:\n  nasbench spaces\n  nasbench space --space nafnet_sidd\n"
         "  nasbench count --space nafnet_tiny --arch 'enc1:naf_bn enc2:naf ...'\n"
-        "  nasbench export --space lite_denoise --output lite.onnx --input-size 256 256",
+        "  nasbench export --space lite_denoise --output lite.onnx --input-size 256 256\n"
+        "  nasbench profile --space nafnet_sidd --input-size 256 256 --output profiles/sidd.yaml\n"
+        "  nasbench latency validate --space nafnet_sidd --table profiles/sidd.yaml --n 30 --output runs/val",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"nasbench {nasbench.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    groups: dict[str, argparse._SubParsersAction] = {}
     for name, (_, help_text, arguments) in _COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        group, _, leaf = name.rpartition(" ")
+        if group and group not in groups:
+            gp = sub.add_parser(group, help=f"{group} commands", description=f"{group} commands")
+            groups[group] = gp.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
+        p = (groups[group] if group else sub).add_parser(leaf, help=help_text, description=help_text)
+        p.set_defaults(handler_name=name)
         p.add_argument("--json", action="store_true", help="print a machine-readable JSON result")
         p.add_argument("--debug", action="store_true", help="show a traceback on errors")
         arguments(p)
@@ -143,13 +290,16 @@ def _print(result: Any, as_json: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = _COMMANDS[args.command][0]
+    handler = _COMMANDS[args.handler_name][0]
     try:
         _print(handler(args), args.json)
+    except Violations as exc:
+        print(f"nasbench {args.handler_name}: {exc}", file=sys.stderr)
+        return EXIT_VIOLATIONS
     except NasbenchError as exc:
         if args.debug:
             raise
-        print(f"nasbench {args.command}: error: {exc}", file=sys.stderr)
+        print(f"nasbench {args.handler_name}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return 0
 

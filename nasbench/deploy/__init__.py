@@ -1,5 +1,41 @@
-"""Deployment: ONNX export and verification (BN folding and operator checks come with the latency work)."""
+"""Deployment: BatchNorm folding, ONNX export and verification, operator allow-list checks."""
 
+from nasbench.deploy.fold import (
+    FoldRule,
+    batchnorm_affine,
+    fold_batchnorm,
+    fold_bn_into_conv,
+    fold_rules,
+    fuse_conv_bn,
+    register_fold_rule,
+    unregister_fold_rule,
+)
 from nasbench.deploy.onnx import DEFAULT_OPSET, OnnxCheck, export_onnx, onnx_session, verify_onnx
+from nasbench.deploy.operators import (
+    AllowList,
+    OperatorViolation,
+    check_operators,
+    list_allowlists,
+    load_allowlist,
+)
 
-__all__ = ["DEFAULT_OPSET", "OnnxCheck", "export_onnx", "onnx_session", "verify_onnx"]
+__all__ = [
+    "DEFAULT_OPSET",
+    "AllowList",
+    "FoldRule",
+    "OnnxCheck",
+    "OperatorViolation",
+    "batchnorm_affine",
+    "check_operators",
+    "export_onnx",
+    "fold_batchnorm",
+    "fold_bn_into_conv",
+    "fold_rules",
+    "fuse_conv_bn",
+    "list_allowlists",
+    "load_allowlist",
+    "onnx_session",
+    "register_fold_rule",
+    "unregister_fold_rule",
+    "verify_onnx",
+]

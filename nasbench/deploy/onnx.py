@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 import logging
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,7 +35,9 @@ def export_onnx(model: nn.Module, path: str | Path, input_size: Sequence[int], o
     """Export ``model`` (in eval mode, on a copy) to a single ONNX file for a fixed N×C×H×W input.
 
     Uses torch's dynamo exporter at ``opset`` (default 18) with weights embedded in the file. The input
-    is named ``input`` and the output ``output``.
+    is named ``input`` and the output ``output``. Node names start with the search-space position they
+    implement (``enc2.1/node_Conv_12``) when the model was built by ``SearchSpace.build``, otherwise with
+    the top-level module (``intro/...``).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,8 +61,56 @@ def export_onnx(model: nn.Module, path: str | Path, input_size: Sequence[int], o
     except Exception as exc:  # the exporter raises many unrelated types; report them as one
         tmp.unlink(missing_ok=True)
         raise ExportError(f"{path}: ONNX export failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+    _name_nodes_by_position(tmp, getattr(model, "position_names", {}))
     tmp.replace(path)
     return path
+
+
+def _node_prefix(node: Any, position_names: dict[str, str]) -> str | None:
+    """The position (or top-level module) a node came from, read from its module scopes; None if unknown."""
+    scopes = next((p.value for p in node.metadata_props if p.key == "pkg.torch.onnx.name_scopes"), None)
+    if not scopes:
+        return None
+    try:
+        # [root '', module paths outermost first ..., the node's own name]
+        paths = [s for s in ast.literal_eval(scopes)[1:-1] if isinstance(s, str) and s]
+    except (ValueError, SyntaxError):
+        return None
+    position = next((position_names[s] for s in reversed(paths) if s in position_names), None)
+    return position or (paths[0] if paths else "top")
+
+
+def _name_nodes_by_position(path: Path, position_names: dict[str, str]) -> None:
+    """Prefix node names *and* the tensors they produce with the position (``enc2.1/``) or top-level module
+    (``intro/``) they came from.
+
+    The dynamo exporter records each node's module path in ``pkg.torch.onnx.name_scopes``. Nodes its
+    optimiser created without that record (e.g. ``Split``) take the prefix of the node producing their
+    first input. Tensor names matter too: onnxruntime's layout pass and TFLite name fused operators after
+    their output tensors, so prefixing both keeps profiles attributable to positions.
+    """
+    import onnx
+
+    proto = onnx.load(str(path))
+    graph = proto.graph
+    keep = {v.name for v in (*graph.input, *graph.output)} | {t.name for t in graph.initializer}
+    producer: dict[str, str] = {}
+    renamed: dict[str, str] = {}
+    for node in graph.node:
+        prefix = _node_prefix(node, position_names)
+        if prefix is None:
+            prefix = next((producer[i] for i in node.input if i in producer), "top")
+        node.name = f"{prefix}/{node.name}"
+        for out in node.output:
+            producer[out] = prefix
+            if out and out not in keep:
+                renamed[out] = f"{prefix}/{out}"
+    for node in graph.node:
+        node.input[:] = [renamed.get(i, i) for i in node.input]
+        node.output[:] = [renamed.get(o, o) for o in node.output]
+    for info in graph.value_info:
+        info.name = renamed.get(info.name, info.name)
+    onnx.save(proto, str(path))
 
 
 class _quiet_exporter:

@@ -245,10 +245,25 @@ class SearchSpace:
         arch = self.baseline() if arch is None else self.architecture(arch) if isinstance(arch, str) else arch
         self._check_arch(arch)
         blocks: dict[str, list[nn.Module]] = {s.name: [] for s in self.stages}
+        owner: dict[int, str] = {}
         for position, label in zip(self.positions, arch.labels):
             c = position.candidate(label)
-            blocks[position.stage].append(create_block(c.block, position.channels, **c.kwargs))
-        return self.backbone_cls(self.backbone_config, blocks)
+            block = create_block(c.block, position.channels, **c.kwargs)
+            blocks[position.stage].append(block)
+            owner[id(block)] = position.name
+        model = self.backbone_cls(self.backbone_config, blocks)
+        # Module path → position, so exported ONNX nodes and profiles can be attributed to positions.
+        model.position_names = {path: owner[id(m)] for path, m in model.named_modules() if id(m) in owner}
+        return model
+
+    def skeleton(self) -> nn.Module:
+        """The backbone with every position the identity: stem, samplers, skips, head and padding only."""
+        from nasbench.blocks.conv import IdentityBlock
+
+        blocks = {s.name: [IdentityBlock(s.channels) for _ in range(s.blocks)] for s in self.stages}
+        model = self.backbone_cls(self.backbone_config, blocks)
+        model.position_names = {}
+        return model
 
     def describe(self) -> str:
         """A human-readable table of the positions and their candidates."""

@@ -1,0 +1,34 @@
+"""Latency: end-to-end measurement, per-device lookup tables, profiling, validation and importers."""
+
+from nasbench.latency.importers import import_profile, list_formats, register_importer
+from nasbench.latency.measure import LatencyMeasurement, measure_latency
+from nasbench.latency.runtime import Protocol, Stats, device_name
+from nasbench.latency.table import (
+    BlockKey,
+    Entry,
+    LatencyTable,
+    LatencyTableError,
+    MissingEntry,
+    SkeletonKey,
+    block_key,
+    skeleton_key,
+)
+
+__all__ = [
+    "BlockKey",
+    "Entry",
+    "LatencyMeasurement",
+    "LatencyTable",
+    "LatencyTableError",
+    "MissingEntry",
+    "Protocol",
+    "SkeletonKey",
+    "Stats",
+    "block_key",
+    "import_profile",
+    "list_formats",
+    "register_importer",
+    "device_name",
+    "measure_latency",
+    "skeleton_key",
+]

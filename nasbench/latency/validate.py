@@ -1,0 +1,174 @@
+"""How far is the sum of parts from the whole? Predicted vs measured latency of random architectures.
+
+Reports Kendall τ (ranking), mean absolute percentage error and the share within ±10 % (nn-Meter's
+metric) for the latency table, and Kendall τ for MACs as a proxy, with a table and a scatter plot.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from nasbench.cost import count_macs, count_params
+from nasbench.deploy.onnx import export_onnx
+from nasbench.latency.runtime import Protocol, Stats, TimedSession, time_interleaved
+from nasbench.latency.table import LatencyTable
+from nasbench.space import Architecture, SearchSpace
+
+
+@dataclass
+class ValidationReport:
+    """Per-architecture predicted and measured latencies (ms) and summary metrics."""
+
+    rows: list[dict[str, Any]]
+    metrics: dict[str, float] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_rows(cls, rows: list[dict[str, Any]], settings: dict[str, Any]) -> ValidationReport:
+        return cls(rows, summarize(rows), settings)
+
+    def to_frame(self):  # noqa: ANN201 (pandas is imported lazily)
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
+    def plot(self, path: str | Path) -> Path:
+        """Scatter of predicted vs measured latency (and MACs vs measured), saved as PNG."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        measured = np.array([r["measured_ms"] for r in self.rows])
+        predicted = np.array([r["predicted_ms"] for r in self.rows])
+        macs = np.array([r["macs"] for r in self.rows]) / 1e9
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.5))
+        lo, hi = min(measured.min(), predicted.min()) * 0.95, max(measured.max(), predicted.max()) * 1.05
+        ax1.fill_between([lo, hi], [lo * 0.9, hi * 0.9], [lo * 1.1, hi * 1.1], color="0.9", label="±10 %")
+        ax1.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        ax1.scatter(measured, predicted, s=18)
+        ax1.set(xlabel="measured latency (ms)", ylabel="predicted latency (ms)", xlim=(lo, hi), ylim=(lo, hi))
+        m = self.metrics
+        ax1.set_title(f"LUT: τ={m['kendall_tau']:.3f}, MAPE={m['mape_pct']:.1f} %, ±10 %: {m['within_10pct']:.0f} %")
+        ax1.legend(loc="upper left")
+        ax2.scatter(measured, macs, s=18, color="tab:orange")
+        ax2.set(xlabel="measured latency (ms)", ylabel="GMACs")
+        ax2.set_title(f"MACs as a proxy: τ={m['macs_kendall_tau']:.3f}")
+        fig.tight_layout()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``validation.csv``, ``validation.json`` (metrics, settings) and ``validation.png``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.to_frame().to_csv(directory / "validation.csv", index=False)
+        (directory / "validation.json").write_text(
+            json.dumps({"metrics": self.metrics, "settings": self.settings}, indent=2), encoding="utf-8"
+        )
+        self.plot(directory / "validation.png")
+        return directory
+
+    def __str__(self) -> str:
+        m = self.metrics
+        return (
+            f"{int(m['n'])} architectures: Kendall τ {m['kendall_tau']:.3f}, MAPE {m['mape_pct']:.2f} %, "
+            f"within ±10 %: {m['within_10pct']:.1f} %; MACs as proxy: τ {m['macs_kendall_tau']:.3f}"
+        )
+
+
+def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Kendall τ, MAPE (%), share within ±10 % (%) of predicted vs measured; τ of MACs vs measured."""
+    from scipy.stats import kendalltau
+
+    measured = np.array([r["measured_ms"] for r in rows], dtype=float)
+    predicted = np.array([r["predicted_ms"] for r in rows], dtype=float)
+    macs = np.array([r["macs"] for r in rows], dtype=float)
+    error = np.abs(predicted - measured) / measured
+    return {
+        "n": float(len(rows)),
+        "kendall_tau": float(kendalltau(predicted, measured).statistic) if len(rows) > 1 else float("nan"),
+        "mape_pct": float(error.mean() * 100),
+        "within_10pct": float((error <= 0.10).mean() * 100),
+        "macs_kendall_tau": float(kendalltau(macs, measured).statistic) if len(rows) > 1 else float("nan"),
+    }
+
+
+def validate(
+    space: SearchSpace,
+    table: LatencyTable,
+    n: int = 30,
+    input_size: Sequence[int] | None = None,
+    *,
+    seed: int = 0,
+    architectures: Sequence[Architecture] | None = None,
+    protocol: Protocol | None = None,
+    progress: bool = True,
+    **protocol_overrides: Any,
+) -> ValidationReport:
+    """Measure ``n`` random architectures of ``space`` end to end and compare with ``table.predict``.
+
+    The end-to-end timings use the table's protocol (threads, optimisation level) unless ``protocol``
+    is given; all networks are timed interleaved. ``architectures`` replaces the random sample.
+    """
+    base = protocol or Protocol(**table.metadata.get("protocol", {}))
+    protocol = Protocol(**{**base.to_dict(), **protocol_overrides})
+    h, w = table._size(input_size)
+    shape = (1, space.backbone_config.in_channels, h, w)
+    archs = list(architectures) if architectures is not None else _distinct_random(space, n, seed)
+    rows: list[dict[str, Any]] = []
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nasbench-validate-")))
+        bar = stack.enter_context(
+            tqdm(total=len(archs) * (1 + protocol.rounds), desc="validate", unit="step", disable=not progress)
+        )
+        sessions = {}
+        for i, arch in enumerate(archs):
+            model = space.build(arch).eval()
+            rows.append(
+                {
+                    "architecture": str(arch),
+                    "predicted_ms": table.predict(space, arch, (h, w)),
+                    "macs": count_macs(model, shape),
+                    "params": count_params(model),
+                }
+            )
+            sessions[str(i)] = TimedSession(
+                export_onnx(model, tmp / f"{i}.onnx", shape, opset=protocol.opset), protocol
+            )
+            bar.update(1)
+        samples = time_interleaved(sessions, protocol, progress=bar)
+    for i, row in enumerate(rows):
+        stats = Stats.of(samples[str(i)])
+        row.update(measured_ms=stats.median_ms, measured_p10_ms=stats.p10_ms, measured_p90_ms=stats.p90_ms)
+    settings = {
+        "space": space.name,
+        "input_size": [h, w],
+        "n": len(archs),
+        "seed": seed,
+        "protocol": protocol.to_dict(),
+    }
+    return ValidationReport.from_rows(rows, settings)
+
+
+def _distinct_random(space: SearchSpace, n: int, seed: int) -> list[Architecture]:
+    archs: list[Architecture] = []
+    attempt = 0
+    while len(archs) < min(n, space.size) and attempt < 100 * n:
+        arch = space.random(seed * 100_003 + attempt)
+        attempt += 1
+        if arch not in archs:
+            archs.append(arch)
+    return archs
