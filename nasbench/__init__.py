@@ -4,6 +4,7 @@ The public surface (see docs/): search spaces and architectures, the block regis
 parameter and MAC counting, and ONNX export.
 """
 
+from nasbench import search
 from nasbench.blocks import create_block, list_blocks, register_block
 from nasbench.cost import count_macs, count_params
 from nasbench.deploy import (
@@ -33,6 +34,7 @@ from nasbench.space import (
     load_space,
     register_backbone,
 )
+from nasbench.train import DataError, TrainingError, builtin_data, evaluate, finetune
 from nasbench.zoo import create_model, list_models, register_model
 
 __version__ = "0.1.0"
@@ -53,6 +55,12 @@ __all__ = [
     "LatencyTable",
     "Protocol",
     "check_operators",
+    "DataError",
+    "TrainingError",
+    "builtin_data",
+    "evaluate",
+    "finetune",
+    "search",
     "count_macs",
     "count_params",
     "create_block",

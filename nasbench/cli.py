@@ -245,6 +245,63 @@ def _latency_import(args: argparse.Namespace) -> Any:
     return {"table": args.output, "blocks": len(table.blocks), "skeletons": len(table.skeletons)}
 
 
+def _quickstart_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output", default="runs/quickstart", metavar="DIR", help="where artifacts go")
+    parser.add_argument("--engine", default="darts", help="search engine (darts)")
+
+
+@command("quickstart", "the whole pipeline on the built-in photographs, in a few minutes", _quickstart_arguments)
+def _quickstart(args: argparse.Namespace) -> Any:
+    from nasbench.quickstart import quickstart
+    from nasbench.search.summary import format_summary
+
+    summary = quickstart(args.output, engine=args.engine)
+    if args.json:
+        return summary
+    print(format_summary(summary))
+    print(f"artifacts: {args.output} (summary.json, architecture.txt, history.csv, plots, baseline/found .pt/.onnx)")
+    return None
+
+
+def _darts_arguments(parser: argparse.ArgumentParser) -> None:
+    _space_argument(parser)
+    parser.add_argument("--table", required=True, metavar="TABLE.yaml", help="latency table covering the space")
+    parser.add_argument("--output", required=True, metavar="DIR", help="checkpoints, history, plots, architecture")
+    parser.add_argument("--input-size", type=int, nargs=2, default=None, metavar=("H", "W"))
+    parser.add_argument("--task", default="denoise", help="built-in data: denoise, deblur_motion, deblur_defocus")
+    parser.add_argument("--crop", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--warmup-steps", type=int, default=200)
+    parser.add_argument("--mu", type=float, default=0.5, help="latency weight")
+    parser.add_argument("--mode", choices=["all", "sampled"], default="all")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --output")
+
+
+@command("search darts", "entropy-regularised DARTS on the built-in data", _darts_arguments)
+def _search_darts(args: argparse.Namespace) -> Any:
+    from nasbench.latency import LatencyTable
+    from nasbench.search import darts
+    from nasbench.train import builtin_data
+
+    space = nasbench.load_space(args.space)
+    table = LatencyTable.load(args.table)
+    train, _ = builtin_data(args.task, crop=args.crop)
+    result = darts(
+        space,
+        train,
+        table,
+        input_size=args.input_size,
+        output=args.output,
+        resume=args.resume,
+        steps=args.steps,
+        warmup_steps=args.warmup_steps,
+        mu=args.mu,
+        mode=args.mode,
+    )
+    result.save(args.output)
+    return {"architecture": str(result.architecture), "output": args.output}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nasbench",
@@ -253,7 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
         "  nasbench count --space nafnet_tiny --arch 'enc1:naf_bn enc2:naf ...'\n"
         "  nasbench export --space lite_denoise --output lite.onnx --input-size 256 256\n"
         "  nasbench profile --space nafnet_sidd --input-size 256 256 --output profiles/sidd.yaml\n"
-        "  nasbench latency validate --space nafnet_sidd --table profiles/sidd.yaml --n 30 --output runs/val",
+        "  nasbench latency validate --space nafnet_sidd --table profiles/sidd.yaml --n 30 --output runs/val\n"
+        "  nasbench quickstart --output runs/quickstart",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"nasbench {nasbench.__version__}")

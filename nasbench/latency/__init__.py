@@ -1,7 +1,7 @@
 """Latency: end-to-end measurement, per-device lookup tables, profiling, validation and importers."""
 
 from nasbench.latency.importers import import_profile, list_formats, register_importer
-from nasbench.latency.measure import LatencyMeasurement, measure_latency
+from nasbench.latency.measure import LatencyMeasurement, measure_latencies, measure_latency
 from nasbench.latency.runtime import Protocol, Stats, device_name
 from nasbench.latency.table import (
     BlockKey,
@@ -29,6 +29,7 @@ __all__ = [
     "list_formats",
     "register_importer",
     "device_name",
+    "measure_latencies",
     "measure_latency",
     "skeleton_key",
 ]

@@ -26,6 +26,26 @@ class LatencyMeasurement:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
+def measure_latencies(
+    models: dict[str, nn.Module], input_size: Sequence[int], protocol: Protocol | None = None, **protocol_overrides: Any
+) -> dict[str, LatencyMeasurement]:
+    """Time several networks *together*, interleaved, so their ratio is fair on a shared machine."""
+    protocol = Protocol(**{**(protocol or Protocol()).to_dict(), **protocol_overrides})
+    shape = input_shape(input_size)
+    settings = {**runtime_info(protocol), **protocol.to_dict(), "input_size": list(shape)}
+    with tempfile.TemporaryDirectory(prefix="nasbench-latency-") as tmp:
+        sessions = {
+            name: TimedSession(export_onnx(model, Path(tmp) / f"{i}.onnx", shape, opset=protocol.opset), protocol)
+            for i, (name, model) in enumerate(models.items())
+        }
+        samples = time_interleaved(sessions, protocol)
+    out = {}
+    for name, values in samples.items():
+        stats = Stats.of(values)
+        out[name] = LatencyMeasurement(stats.median_ms, stats.p10_ms, stats.p90_ms, stats.runs, settings)
+    return out
+
+
 def measure_latency(
     model: nn.Module | str | Path,
     input_size: Sequence[int],

@@ -256,6 +256,12 @@ class SearchSpace:
         model.position_names = {path: owner[id(m)] for path, m in model.named_modules() if id(m) in owner}
         return model
 
+    def supernet(self, mode: str = "all", paths: int = 1, temperature: float = 1.0) -> nn.Module:
+        """A :class:`~nasbench.supernet.Supernet` over this space (``mode`` ``"all"`` or ``"sampled"``)."""
+        from nasbench.supernet import Supernet
+
+        return Supernet(self, mode=mode, paths=paths, temperature=temperature)  # type: ignore[arg-type]
+
     def skeleton(self) -> nn.Module:
         """The backbone with every position the identity: stem, samplers, skips, head and padding only."""
         from nasbench.blocks.conv import IdentityBlock

@@ -1,0 +1,77 @@
+"""Training: data (image files, synthetic degradations, built-in photos, paired folders, crops), metrics
+(PSNR, SSIM), atomic weights-only checkpoints and the resumable fine-tuning loop. See docs/training.md.
+"""
+
+from nasbench.train.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from nasbench.train.data import (
+    BUILTIN_PHOTOS,
+    IMAGE_SUFFIXES,
+    VALIDATION_PHOTOS,
+    CropDataset,
+    DefocusBlur,
+    Degradation,
+    GaussianNoise,
+    ImageData,
+    MotionBlur,
+    PairedFolder,
+    builtin_data,
+    builtin_images,
+    convolve,
+    create_degradation,
+    disk_kernel,
+    list_degradations,
+    motion_kernel,
+    read_image,
+    register_degradation,
+    to_float_rgb,
+    validation_pairs,
+)
+from nasbench.train.errors import DataError, TrainingError
+from nasbench.train.loop import (
+    FinetuneResult,
+    StepBatches,
+    finetune,
+    list_losses,
+    lr_factor,
+    register_loss,
+)
+from nasbench.train.metrics import evaluate, psnr_db, ssim
+
+__all__ = [
+    "BUILTIN_PHOTOS",
+    "IMAGE_SUFFIXES",
+    "VALIDATION_PHOTOS",
+    "CropDataset",
+    "DataError",
+    "DefocusBlur",
+    "Degradation",
+    "FinetuneResult",
+    "GaussianNoise",
+    "ImageData",
+    "MotionBlur",
+    "PairedFolder",
+    "StepBatches",
+    "TrainingError",
+    "builtin_data",
+    "builtin_images",
+    "capture_rng_state",
+    "convolve",
+    "create_degradation",
+    "disk_kernel",
+    "evaluate",
+    "finetune",
+    "list_degradations",
+    "list_losses",
+    "load_checkpoint",
+    "lr_factor",
+    "motion_kernel",
+    "psnr_db",
+    "read_image",
+    "register_degradation",
+    "register_loss",
+    "restore_rng_state",
+    "save_checkpoint",
+    "ssim",
+    "to_float_rgb",
+    "validation_pairs",
+]
