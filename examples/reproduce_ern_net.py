@@ -22,9 +22,8 @@ import yaml
 
 import nasbench
 from nasbench.latency import LatencyTable, Protocol
-from nasbench.search import darts
-from nasbench.search.summary import compare_architectures, format_summary
-from nasbench.train import builtin_data
+from nasbench.search.pipeline import darts_pipeline
+from nasbench.search.summary import format_summary
 
 HERE = Path(__file__).resolve().parent
 
@@ -64,28 +63,9 @@ def main() -> None:
     space = nasbench.load_space(cfg["space"])
     size = list(cfg["latency_input"])
     table = latency_table(space, size, args.output)
-    table.save(args.output / "latency_table.yaml")
-    train, val = builtin_data(**cfg["data"])
-    result = darts(space, train, table, input_size=size, output=args.output, resume=args.resume, **cfg["darts"])
-    print(f"found: {result.architecture}")
-
-    ft = dict(cfg["finetune"])
-    summary = compare_architectures(
-        space,
-        {"baseline": space.baseline(), "found": result.architecture},
-        train,
-        val,
-        table,
-        finetune_steps=ft.pop("steps"),
-        input_size=size,
-        output=args.output,
-        **ft,
+    result = darts_pipeline(
+        space, table, cfg, args.output, resume=args.resume, started=start, extra_settings={"scale": args.scale}
     )
-    result.summary = {
-        **summary,
-        "settings": {"scale": args.scale, **cfg, "wall_time_s": round(time.perf_counter() - start, 1)},
-    }
-    result.save(args.output)
     print(json.dumps(result.summary["settings"]))
     print(format_summary(result.summary))
     print(f"written to {args.output}")

@@ -14,61 +14,47 @@ from typing import Any
 
 from nasbench.errors import NasbenchError, known
 from nasbench.latency import LatencyTable, Protocol
-from nasbench.search import darts
-from nasbench.search.summary import compare_architectures
+from nasbench.search.pipeline import darts_pipeline
 from nasbench.space import load_space
-from nasbench.train import builtin_data
 
 #: Small enough for ≤ 5 minutes on 2 cores; every value is a documented choice, not a paper's.
 SETTINGS: dict[str, Any] = {
     "space": "nafnet_tiny",
     "latency_input": [128, 128],
-    "profile": {"warmup": 2, "runs": 5, "rounds": 3},
+    "profile": {"warmup": 1, "runs": 4, "rounds": 3},
     "data": {"task": "denoise", "sigma": 25, "crop": 48},
     "darts": {
-        "steps": 150,
-        "warmup_steps": 50,
+        "steps": 120,
+        "warmup_steps": 40,
         "batch_size": 8,
         "mu": 1.0,
         "lambda_start": 1e-3,
         "lambda_end": 0.5,
         "alpha_lr": 0.02,
     },
-    "finetune": {"steps": 300, "batch_size": 8, "lr": 1e-3},
+    "finetune": {"steps": 250, "batch_size": 8, "lr": 1e-3},
 }
 ENGINES = ("darts",)
 
 
-def quickstart(output: str | Path = "runs/quickstart", engine: str = "darts", progress: bool = True) -> dict[str, Any]:
-    """Run the pipeline and return the ``summary.json`` content (API.md)."""
+def quickstart(
+    output: str | Path = "runs/quickstart",
+    engine: str = "darts",
+    progress: bool = True,
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run the pipeline and return the ``summary.json`` content (API.md).
+
+    ``settings`` overrides top-level entries of :data:`SETTINGS` (e.g. ``{"darts": {...}}`` for a smaller
+    run)."""
     if engine not in ENGINES:
         raise NasbenchError(f"quickstart: engine {engine!r} is not available {known(ENGINES)}")
     start = time.perf_counter()
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    s = SETTINGS
+    s = {**SETTINGS, **(settings or {})}
     space = load_space(s["space"])
     size = s["latency_input"]
     table = LatencyTable.profile(space, size, Protocol(**s["profile"]), work_dir=out / "profile", progress=progress)
-    table.save(out / "latency_table.yaml")
-    train, val = builtin_data(**s["data"])
-    result = darts(space, train, table, input_size=size, output=out, resume=True, progress=progress, **s["darts"])
-    ft = dict(s["finetune"])
-    summary = compare_architectures(
-        space,
-        {"baseline": space.baseline(), "found": result.architecture},
-        train,
-        val,
-        table,
-        finetune_steps=ft.pop("steps"),
-        input_size=size,
-        progress=progress,
-        output=out,
-        **ft,
-    )
-    result.summary = {
-        **summary,
-        "settings": {"engine": engine, **s, "wall_time_s": round(time.perf_counter() - start, 1)},
-    }
-    result.save(out)
+    result = darts_pipeline(space, table, s, out, progress=progress, started=start, extra_settings={"engine": engine})
     return result.summary

@@ -11,35 +11,27 @@ from typing import Any, TypeVar
 
 from torch import nn
 
-from nasbench.errors import ModelError, known, suggest
+from nasbench.errors import ModelError
+from nasbench.registry import Registry
 from nasbench.space import load_space
 
 FactoryT = TypeVar("FactoryT", bound=Callable[..., nn.Module])
-_MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+_MODELS: Registry[Callable[..., nn.Module]] = Registry("model", ModelError)
 
 
 def register_model(name: str) -> Callable[[FactoryT], FactoryT]:
     """Decorator: register a factory ``(**kwargs) -> nn.Module`` as model ``name``."""
-
-    def decorate(factory: FactoryT) -> FactoryT:
-        if name in _MODELS and _MODELS[name] is not factory:
-            raise ModelError(f"register_model: model {name!r} is already registered")
-        _MODELS[name] = factory
-        return factory
-
-    return decorate
+    return _MODELS.register(name)
 
 
 def list_models() -> list[str]:
-    return sorted(_MODELS)
+    return _MODELS.names()
 
 
 def create_model(name: str, **kwargs: Any) -> nn.Module:
     """Build the zoo model ``name`` (randomly initialised; nasbench never downloads weights)."""
-    try:
-        factory = _MODELS[name]
-    except KeyError:
-        raise ModelError(f"unknown model {name!r} {known(list_models())}{suggest(name, _MODELS)}") from None
+    factory = _MODELS.get(name)
     try:
         return factory(**kwargs)
     except TypeError as exc:

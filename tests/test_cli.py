@@ -56,3 +56,25 @@ def test_bad_architecture_string(capsys: pytest.CaptureFixture[str]) -> None:
 def test_debug_shows_the_exception() -> None:
     with pytest.raises(Exception, match="unknown block 'nafbn'"):
         main(["space", "--space", str(BAD), "--debug"])
+
+
+def test_latency_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    table = tmp_path / "t.yaml"
+    args = ["--space", "nafnet_tiny", "--input-size", "32", "32", "--output", str(table)]
+    assert main(["profile", *args, "--runs", "1", "--rounds", "1", "--warmup", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["blocks"] == 20
+    report = tmp_path / "val"
+    assert main(["latency", "validate", "--space", "nafnet_tiny", "--table", str(table), "--n", "2",
+                 "--output", str(report), "--runs", "1", "--rounds", "1"]) == 0
+    assert (report / "validation.csv").exists() and (report / "validation.png").exists()
+
+
+def test_check_ops_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lite, naf = tmp_path / "lite.onnx", tmp_path / "naf.onnx"
+    main(["export", "--space", "lite_denoise", "--output", str(lite), "--input-size", "32", "32"])
+    main(["export", "--space", "nafnet_tiny", "--output", str(naf), "--input-size", "32", "32"])
+    capsys.readouterr()
+    assert main(["check-ops", str(lite)]) == 0
+    assert main(["check-ops", str(naf), "--allowed", "npu_native"]) == 1
+    assert "op ReduceMean not allowed" in capsys.readouterr().out
+    assert main(["check-ops", str(naf), "--allowed", "npu_nativ"]) == 2

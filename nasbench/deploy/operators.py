@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import onnx
 import onnx.inliner
-import yaml
 
 from nasbench.errors import ExportError, known, suggest
+from nasbench.space.schema import read_yaml
 
 _TOP_KEYS = ("name", "description", "source", "ops")
 _DEFAULT_DOMAINS = ("", "ai.onnx")
@@ -115,20 +115,7 @@ class AllowList:
     @classmethod
     def from_yaml(cls, path: str | Path) -> AllowList:
         """Read an allow-list YAML file (``yaml.safe_load``)."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ExportError(f"{path}: no such file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ExportError(f"{path}: cannot read: {exc}") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise ExportError(f"{path}: malformed YAML: {where}{problem}") from None
+        _, data = read_yaml(path, ExportError)
         return cls.from_dict(data, str(path))
 
 

@@ -41,6 +41,7 @@ from nasbench.latency.table import (
     block_key,
     skeleton_key,
 )
+from nasbench.registry import Registry
 from nasbench.space import Architecture, SearchSpace
 
 #: The part name of everything that is not a block position (CSV rows use it too).
@@ -103,24 +104,17 @@ class ImportRequest:
 
 
 Importer = Callable[[ImportRequest], Profile]
-_IMPORTERS: dict[str, Importer] = {}
+_IMPORTERS: Registry[Importer] = Registry("profile format", LatencyTableError)
 
 
 def register_importer(name: str) -> Callable[[Importer], Importer]:
     """Decorator: make ``importer(request) -> Profile`` available as ``import_profile(..., format=name)``."""
-
-    def decorate(importer: Importer) -> Importer:
-        if name in _IMPORTERS:
-            raise ValueError(f"profile format {name!r} is already registered")
-        _IMPORTERS[name] = importer
-        return importer
-
-    return decorate
+    return _IMPORTERS.register(name)
 
 
 def list_formats() -> list[str]:
     """Names of the profile formats :func:`import_profile` reads."""
-    return sorted(_IMPORTERS)
+    return _IMPORTERS.names()
 
 
 def import_profile(
@@ -142,10 +136,7 @@ def import_profile(
     runs from the start of per-run profiles: an onnxruntime profile starts with the session, so it holds
     the warm-up runs. ``space`` and ``architecture`` may be None only for the signature form of ``csv``.
     """
-    if format not in _IMPORTERS:
-        raise LatencyTableError(
-            f"unknown profile format {format!r}{suggest(format, _IMPORTERS)} {known(list_formats())}"
-        )
+    importer = _IMPORTERS.get(format)
     path = Path(path)
     size = tuple(int(s) for s in input_size)
     if len(size) < 2 or min(size[-2:]) < 1:
@@ -163,7 +154,7 @@ def import_profile(
     if clash:
         raise LatencyTableError(f"metadata: {clash[0]!r} is set by the importer (it sets {', '.join(_RESERVED_KEYS)})")
     request = ImportRequest(path, format, space, architecture, size[-2], size[-1], skip_runs)
-    profile = _IMPORTERS[format](request)
+    profile = importer(request)
     clash = [k for k in profile.details if k in user]
     if clash:
         raise LatencyTableError(f"metadata: {clash[0]!r} is set by the {format} importer from the file")

@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from nasbench.latency.table import (
     FORMAT,
     SCHEMA_VERSION,
@@ -19,6 +17,7 @@ from nasbench.latency.table import (
     SkeletonKey,
     _options_key,
 )
+from nasbench.space.schema import read_yaml
 
 _ENTRY_FIELDS = ("median_ms", "p10_ms", "p90_ms", "runs")
 _BLOCK_FIELDS = ("block", "options", "channels", "height", "width", *_ENTRY_FIELDS, "source")
@@ -61,16 +60,7 @@ def _check_keys(row: object, allowed: tuple[str, ...], where: str) -> Mapping[st
 
 def parse_table(path: str | Path) -> LatencyTable:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise LatencyTableError(f"{path}: no such file") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f"line {mark.line + 1}: " if mark else ""
-        raise LatencyTableError(f"{path}: malformed YAML: {line}{getattr(exc, 'problem', exc)}") from None
+    text, data = read_yaml(path, LatencyTableError)
     if not isinstance(data, dict):
         raise LatencyTableError(f"{path}: not a latency table (expected a mapping with format: {FORMAT})")
     if data.get("format") != FORMAT:

@@ -17,7 +17,7 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
-from nasbench.errors import SpaceError, known, suggest
+from nasbench.errors import NasbenchError, SpaceError, known, suggest
 
 T = TypeVar("T")
 
@@ -39,22 +39,28 @@ class Where:
         return SpaceError(f"{self}: {message}")
 
 
-def load_yaml_mapping(path: str | Path, expected: str) -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping; ``expected`` describes its keys for the error."""
+def read_yaml(path: str | Path, error: type[NasbenchError] = SpaceError) -> tuple[str, Any]:
+    """The text of a YAML file and its ``yaml.safe_load`` value; unreadable or malformed files raise
+    ``error`` with one line naming the file (and the line and column of a syntax error)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SpaceError(f"{path}: no such file") from None
+        raise error(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpaceError(f"{path}: cannot read: {exc}") from None
+        raise error(f"{path}: cannot read: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        return text, yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpaceError(f"{path}: malformed YAML: {where}{problem}") from None
+        raise error(f"{path}: malformed YAML: {where}{problem}") from None
+
+
+def load_yaml_mapping(path: str | Path, expected: str) -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping; ``expected`` describes its keys for the error."""
+    _, data = read_yaml(path)
     if data is None:
         raise SpaceError(f"{path}: empty file; expected a mapping with {expected}")
     if not isinstance(data, dict):

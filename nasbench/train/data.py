@@ -29,6 +29,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from nasbench.errors import known, suggest
+from nasbench.registry import Registry
 from nasbench.train.errors import DataError
 
 # ---------------------------------------------------------------------- image files
@@ -165,33 +166,21 @@ class Degradation(Protocol):
 
 
 FactoryT = TypeVar("FactoryT", bound=Callable[..., Degradation])
-_DEGRADATIONS: dict[str, Callable[..., Degradation]] = {}
+_DEGRADATIONS: Registry[Callable[..., Degradation]] = Registry("degradation", DataError)
 
 
 def register_degradation(name: str) -> Callable[[FactoryT], FactoryT]:
     """Decorator: register a factory ``(**options) -> Degradation`` (a class or a function) as ``name``."""
-
-    def decorate(factory: FactoryT) -> FactoryT:
-        if name in _DEGRADATIONS and _DEGRADATIONS[name] is not factory:
-            raise DataError(f"register_degradation: degradation {name!r} is already registered")
-        _DEGRADATIONS[name] = factory
-        return factory
-
-    return decorate
+    return _DEGRADATIONS.register(name)
 
 
 def list_degradations() -> list[str]:
-    return sorted(_DEGRADATIONS)
+    return _DEGRADATIONS.names()
 
 
 def create_degradation(name: str, **options: Any) -> Degradation:
     """The registered degradation ``name`` with ``options`` (e.g. ``create_degradation("noise", sigma=50)``)."""
-    try:
-        factory = _DEGRADATIONS[name]
-    except KeyError:
-        raise DataError(
-            f"unknown degradation {name!r} {known(list_degradations())}{suggest(name, _DEGRADATIONS)}"
-        ) from None
+    factory = _DEGRADATIONS.get(name)
     parameters = inspect.signature(factory).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         for key in options:

@@ -26,7 +26,7 @@ from torch.nn.utils import clip_grads_with_norm_, get_total_norm
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
-from nasbench.errors import known, suggest
+from nasbench.registry import Registry
 from nasbench.train.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from nasbench.train.errors import TrainingError
 from nasbench.train.metrics import evaluate
@@ -38,23 +38,16 @@ ADAMW_BETAS = (0.9, 0.9)
 # ---------------------------------------------------------------------- losses
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 LossT = TypeVar("LossT", bound=Loss)
-_LOSSES: dict[str, Loss] = {}
+_LOSSES: Registry[Loss] = Registry("loss", TrainingError)
 
 
 def register_loss(name: str) -> Callable[[LossT], LossT]:
     """Decorator: register ``(pred, target) -> scalar tensor`` (both N×C×H×W) as loss ``name``."""
-
-    def decorate(loss: LossT) -> LossT:
-        if name in _LOSSES and _LOSSES[name] is not loss:
-            raise TrainingError(f"register_loss: loss {name!r} is already registered")
-        _LOSSES[name] = loss
-        return loss
-
-    return decorate
+    return _LOSSES.register(name)
 
 
 def list_losses() -> list[str]:
-    return sorted(_LOSSES)
+    return _LOSSES.names()
 
 
 @register_loss("l1")
@@ -81,9 +74,7 @@ def psnr_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def get_loss(loss: str | Loss) -> Loss:
     if callable(loss):
         return loss
-    if loss not in _LOSSES:
-        raise TrainingError(f"finetune: unknown loss {loss!r} {known(list_losses())}{suggest(loss, _LOSSES)}")
-    return _LOSSES[loss]
+    return _LOSSES.get(loss, "finetune")
 
 
 # ---------------------------------------------------------------------- schedule and batches

@@ -232,7 +232,7 @@ def test_degradation_errors() -> None:
 
 
 def test_register_degradation(monkeypatch: pytest.MonkeyPatch, photo: np.ndarray) -> None:
-    monkeypatch.setattr(data, "_DEGRADATIONS", dict(data._DEGRADATIONS))
+    monkeypatch.setattr(data._DEGRADATIONS, "_items", dict(data._DEGRADATIONS._items))
 
     @register_degradation("darken")
     def darken(factor: float = 0.5) -> data.Degradation:

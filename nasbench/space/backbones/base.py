@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasbench.errors import ShapeError, SpaceError, known
+from nasbench.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -81,28 +82,20 @@ def unet_stages(
 
 
 BackboneT = TypeVar("BackboneT", bound=type[Backbone])
-_BACKBONES: dict[str, type[Backbone]] = {}
+_BACKBONES: Registry[type[Backbone]] = Registry("backbone", SpaceError)
 
 
 def register_backbone(name: str) -> Callable[[BackboneT], BackboneT]:
     """Class decorator: make a :class:`Backbone` subclass available to search spaces as ``type: name``."""
-
-    def decorate(cls: BackboneT) -> BackboneT:
-        _BACKBONES[name] = cls
-        return cls
-
-    return decorate
+    return _BACKBONES.register(name)
 
 
 def list_backbones() -> list[str]:
-    return sorted(_BACKBONES)
+    return _BACKBONES.names()
 
 
 def get_backbone(name: str) -> type[Backbone]:
-    try:
-        return _BACKBONES[name]
-    except KeyError:
-        raise SpaceError(f"unknown backbone {name!r} {known(list_backbones())}") from None
+    return _BACKBONES.get(name)
 
 
 def check_blocks(stages: Sequence[Stage], blocks: Mapping[str, Sequence[nn.Module]]) -> None:
