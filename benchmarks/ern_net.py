@@ -53,8 +53,20 @@ def main() -> None:
     speedup = base["latency_ms"] / found["latency_ms"]
     drop = 100 * (base["psnr_db"] - found["psnr_db"]) / base["psnr_db"]
     settings = summary["settings"]
+    recipe = " ".join(
+        [
+            "python examples/reproduce_ern_net.py",
+            "--scale",
+            args.scale,
+            "--output",
+            args.output,
+            *[f"--set {item}" for item in args.set],
+        ]
+    )
     body = (
-        table(rows) + f"\n\n**Speed-up {speedup:.2f}× (target ≥ 2×) at a PSNR drop of {drop:.2f} % (target ≤ 0.7 %)**; "
+        f"Recipe run: `{recipe}`\n\n"
+        + table(rows)
+        + f"\n\n**Speed-up {speedup:.2f}× (target ≥ 2×) at a PSNR drop of {drop:.2f} % (target ≤ 0.7 %)**; "
         f"SSIM {found['ssim'] - base['ssim']:+.4f}. Both networks trained from scratch with the same budget "
         f"({settings['finetune']['steps']} steps, batch {settings['finetune']['batch_size']}), BatchNorm folded, "
         f"timed together (interleaved) at {settings['latency_input'][0]}² with 1 thread, evaluated on the two "

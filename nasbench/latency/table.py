@@ -136,7 +136,8 @@ class LatencyTable:
     skeletons: dict[SkeletonKey, Entry] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ prediction
-    def _size(self, input_size: Sequence[int] | None) -> tuple[int, int]:
+    def resolve_size(self, input_size: Sequence[int] | None) -> tuple[int, int]:
+        """(H, W) from ``input_size`` ((H, W), (C, H, W) or (N, C, H, W)), or the table's default when None."""
         if input_size is None:
             return self.input_size
         size = tuple(int(s) for s in input_size)
@@ -146,7 +147,7 @@ class LatencyTable:
         self, space: SearchSpace, arch: Architecture | None = None, input_size: Sequence[int] | None = None
     ) -> list[MissingEntry]:
         """Every entry needed to price ``arch`` (or every architecture of ``space`` when None)."""
-        h, w = self._size(input_size)
+        h, w = self.resolve_size(input_size)
         needed: list[MissingEntry] = [MissingEntry("", "", skeleton_key(space, h, w))]
         for p in space.positions:
             labels = [arch[p.name]] if arch is not None else list(p.labels)

@@ -116,23 +116,27 @@ def validate(
     architectures: Sequence[Architecture] | None = None,
     protocol: Protocol | None = None,
     progress: bool = True,
+    repeats: int = 1,
     **protocol_overrides: Any,
 ) -> ValidationReport:
     """Measure ``n`` random architectures of ``space`` end to end and compare with ``table.predict``.
 
     The end-to-end timings use the table's protocol (threads, optimisation level) unless ``protocol``
-    is given; all networks are timed interleaved. ``architectures`` replaces the random sample.
+    is given; all networks are timed interleaved. ``architectures`` replaces the random sample. With
+    ``repeats=2`` the whole interleaved measurement runs twice and the report adds how well the two
+    passes agree with each other (:func:`repeatability`) — the ceiling any latency predictor can reach
+    against these measurements.
     """
     base = protocol or Protocol(**table.metadata.get("protocol", {}))
     protocol = Protocol(**{**base.to_dict(), **protocol_overrides})
-    h, w = table._size(input_size)
+    h, w = table.resolve_size(input_size)
     shape = (1, space.backbone_config.in_channels, h, w)
     archs = list(architectures) if architectures is not None else _distinct_random(space, n, seed)
     rows: list[dict[str, Any]] = []
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nasbench-validate-")))
         bar = stack.enter_context(
-            tqdm(total=len(archs) * (1 + protocol.rounds), desc="validate", unit="step", disable=not progress)
+            tqdm(total=len(archs) * (1 + repeats * protocol.rounds), desc="validate", unit="step", disable=not progress)
         )
         sessions = {}
         for i, arch in enumerate(archs):
@@ -149,18 +153,42 @@ def validate(
                 export_onnx(model, tmp / f"{i}.onnx", shape, opset=protocol.opset), protocol
             )
             bar.update(1)
-        samples = time_interleaved(sessions, protocol, progress=bar)
+        passes = [time_interleaved(sessions, protocol, progress=bar) for _ in range(repeats)]
     for i, row in enumerate(rows):
-        stats = Stats.of(samples[str(i)])
+        stats = Stats.of([t for p in passes for t in p[str(i)]])
         row.update(measured_ms=stats.median_ms, measured_p10_ms=stats.p10_ms, measured_p90_ms=stats.p90_ms)
+        for k, p in enumerate(passes):
+            row[f"measured_pass{k + 1}_ms"] = Stats.of(p[str(i)]).median_ms
     settings = {
         "space": space.name,
         "input_size": [h, w],
         "n": len(archs),
         "seed": seed,
+        "repeats": repeats,
         "protocol": protocol.to_dict(),
     }
-    return ValidationReport.from_rows(rows, settings)
+    report = ValidationReport.from_rows(rows, settings)
+    if repeats > 1:
+        report.metrics.update(repeatability(rows))
+    return report
+
+
+def repeatability(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """How well two independent end-to-end passes agree: the noise ceiling for any predictor.
+
+    Kendall τ between the pass-1 and pass-2 medians, the share of architectures whose two passes are
+    within ±10 % of each other, and their mean absolute percentage difference.
+    """
+    from scipy.stats import kendalltau
+
+    a = np.array([r["measured_pass1_ms"] for r in rows], dtype=float)
+    b = np.array([r["measured_pass2_ms"] for r in rows], dtype=float)
+    diff = np.abs(a - b) / b
+    return {
+        "repeat_kendall_tau": float(kendalltau(a, b).statistic),
+        "repeat_within_10pct": float((diff <= 0.10).mean() * 100),
+        "repeat_mape_pct": float(diff.mean() * 100),
+    }
 
 
 def _distinct_random(space: SearchSpace, n: int, seed: int) -> list[Architecture]:

@@ -85,7 +85,7 @@ class LatencyCost:
     """Table latencies arranged for the supernet: a vector per searchable position plus a constant."""
 
     def __init__(self, space: SearchSpace, table: LatencyTable, input_size: Sequence[int] | None = None) -> None:
-        h, w = table._size(input_size)
+        h, w = table.resolve_size(input_size)
         missing = table.missing(space, (h, w))
         if missing:
             raise NasbenchError(
@@ -272,7 +272,7 @@ def darts(
     arch = supernet.derive()
     settings = {
         **asdict(cfg),
-        "input_size": list(latency_table._size(input_size)),
+        "input_size": list(latency_table.resolve_size(input_size)),
         "world_size": world,
         "baseline_predicted_ms": cost.baseline_ms,
         "latency_table": latency_table.metadata.get("device"),

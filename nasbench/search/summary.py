@@ -42,7 +42,7 @@ def compare_architectures(
     With ``output``, each trained network is written there as ``<name>.pt`` (the folded state dict,
     loadable with ``torch.load(..., weights_only=True)`` into ``fold_batchnorm(space.build(arch))``) and
     ``<name>.onnx``."""
-    h, w = latency_table._size(input_size)
+    h, w = latency_table.resolve_size(input_size)
     shape = (1, space.backbone_config.in_channels, h, w)
     trained = {}
     out: dict[str, dict[str, Any]] = {}

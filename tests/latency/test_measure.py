@@ -55,3 +55,17 @@ def test_validate_writes_table_and_plot(tiny_space, tiny_table, tmp_path) -> Non
     assert (tmp_path / "validation.png").stat().st_size > 1000
     assert {"kendall_tau", "mape_pct", "within_10pct", "macs_kendall_tau"} <= set(report.metrics)
     assert "architectures: Kendall τ" in str(report)
+
+
+def test_repeatability_is_the_agreement_of_two_passes() -> None:
+    from nasbench.latency.validate import repeatability
+
+    rows = [
+        {"measured_pass1_ms": 10.0, "measured_pass2_ms": 10.0},
+        {"measured_pass1_ms": 20.0, "measured_pass2_ms": 25.0},
+        {"measured_pass1_ms": 30.0, "measured_pass2_ms": 24.0},
+    ]
+    m = repeatability(rows)
+    assert m["repeat_kendall_tau"] == pytest.approx(1 / 3)
+    assert m["repeat_within_10pct"] == pytest.approx(100 / 3)
+    assert m["repeat_mape_pct"] == pytest.approx((0 + 5 / 25 + 6 / 24) / 3 * 100)

@@ -26,7 +26,7 @@ import sys
 from nasbench import SearchSpace
 from nasbench.latency import LatencyTable, Protocol
 space = SearchSpace.from_dict({SPACE!r})
-LatencyTable.profile(space, (48, 48), Protocol(**{PROTOCOL!r}), work_dir=sys.argv[1], progress=False)
+LatencyTable.profile(space, (96, 96), Protocol(**{PROTOCOL!r}), work_dir=sys.argv[1], progress=False)
 """
 
 
@@ -51,7 +51,7 @@ def test_sigkill_then_resume(tmp_path: Path) -> None:
     assert len(exported) == 5  # 2 shapes × 2 candidates + the skeleton
 
     table = LatencyTable.profile(
-        SearchSpace.from_dict(SPACE), (48, 48), Protocol(**PROTOCOL), work_dir=tmp_path, progress=False
+        SearchSpace.from_dict(SPACE), (96, 96), Protocol(**PROTOCOL), work_dir=tmp_path, progress=False
     )
     final = json.loads(checkpoint.read_text())
     assert final["round"] == PROTOCOL["rounds"]
@@ -72,7 +72,7 @@ def test_checkpoint_from_other_settings_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LatencyTableError, match="made with other settings"):
         LatencyTable.profile(
             SearchSpace.from_dict(SPACE),
-            (48, 48),
+            (96, 96),
             Protocol(warmup=0, runs=1, rounds=1),
             work_dir=tmp_path,
             progress=False,
