@@ -20,22 +20,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", default="tiny")
     parser.add_argument("--set", action="append", default=[])
-    parser.add_argument("--output", default=str(ROOT / "runs" / "bench_ern_net"))
+    parser.add_argument("--output", default="runs/bench_ern_net", help="recipe output, relative to the repository")
     parser.add_argument("--existing", action="store_true", help="report the recipe run already in --output")
     args = parser.parse_args()
-    cmd = [
-        sys.executable,
-        str(ROOT / "examples" / "reproduce_ern_net.py"),
-        "--scale",
-        args.scale,
-        "--output",
-        args.output,
-    ]
+    output = ROOT / args.output  # relative paths are relative to the repository, absolute ones stay
+    cmd = [sys.executable, str(ROOT / "examples" / "reproduce_ern_net.py"), "--scale", args.scale]
+    cmd += ["--output", str(output)]
     for item in args.set:
         cmd += ["--set", item]
     if not args.existing:
         subprocess.run(cmd, check=True)
-    summary = json.loads((ROOT / args.output / "summary.json").read_text())
+    summary = json.loads((output / "summary.json").read_text())
     base, found = summary["baseline"], summary["found"]
     rows = [
         {

@@ -302,6 +302,29 @@ def _search_darts(args: argparse.Namespace) -> Any:
     return {"architecture": str(result.architecture), "output": args.output}
 
 
+def _restore_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", metavar="IN", help="degraded image (PNG, JPEG, TIFF; 8 or 16 bit)")
+    parser.add_argument("output", metavar="OUT.png", help="restored 8-bit PNG")
+    parser.add_argument("--model", required=True, help="zoo model name (nasbench models)")
+    parser.add_argument("--weights", default=None, help="state dict or nasbench checkpoint (.pt)")
+    parser.add_argument("--tile", type=int, default=256, help="tile side in px (default 256)")
+    parser.add_argument("--overlap", type=int, default=32, help="overlap between tiles in px (default 32)")
+    parser.add_argument("--batch", type=int, default=1, help="tiles per forward pass (default 1)")
+
+
+@command("restore", "restore an image of any size with overlapping, blended tiles", _restore_arguments)
+def _restore(args: argparse.Namespace) -> Any:
+    from nasbench.deploy import restore_file
+    from nasbench.train import load_checkpoint
+
+    model = nasbench.create_model(args.model)
+    if args.weights:
+        state = load_checkpoint(args.weights)
+        model.load_state_dict(state.get("model", state))
+    restore_file(model.eval(), args.input, args.output, tile=args.tile, overlap=args.overlap, batch=args.batch)
+    return {"output": args.output}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nasbench",

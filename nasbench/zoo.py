@@ -56,3 +56,8 @@ for _model, _space in {
     "lite_denoise_net": "lite_denoise",
 }.items():
     register_model(_model)(_baseline_of(_space))
+
+
+# Networks that are not the baseline of a space register themselves on import; this import sits last
+# because they use ``register_model`` from this module.
+from nasbench import models as _models  # noqa: E402,F401

@@ -64,8 +64,27 @@ def test_latency_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["profile", *args, "--runs", "1", "--rounds", "1", "--warmup", "0", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["blocks"] == 20
     report = tmp_path / "val"
-    assert main(["latency", "validate", "--space", "nafnet_tiny", "--table", str(table), "--n", "2",
-                 "--output", str(report), "--runs", "1", "--rounds", "1"]) == 0
+    assert (
+        main(
+            [
+                "latency",
+                "validate",
+                "--space",
+                "nafnet_tiny",
+                "--table",
+                str(table),
+                "--n",
+                "2",
+                "--output",
+                str(report),
+                "--runs",
+                "1",
+                "--rounds",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert (report / "validation.csv").exists() and (report / "validation.png").exists()
 
 
@@ -78,3 +97,26 @@ def test_check_ops_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["check-ops", str(naf), "--allowed", "npu_native"]) == 1
     assert "op ReduceMean not allowed" in capsys.readouterr().out
     assert main(["check-ops", str(naf), "--allowed", "npu_nativ"]) == 2
+
+
+def test_restore_command(tmp_path: Path) -> None:
+    import numpy as np
+    from skimage import io
+
+    image = (np.random.default_rng(0).random((40, 30, 3)) * 255).astype(np.uint8)
+    io.imsave(tmp_path / "in.png", image, check_contrast=False)
+    out = tmp_path / "out.png"
+    args = [
+        "restore",
+        str(tmp_path / "in.png"),
+        str(out),
+        "--model",
+        "lite_denoise_net",
+        "--tile",
+        "32",
+        "--overlap",
+        "8",
+    ]
+    assert main(args) == 0
+    assert io.imread(out).shape == (40, 30, 3)
+    assert main(["restore", str(tmp_path / "missing.png"), str(out), "--model", "lite_denoise_net"]) == 2

@@ -18,6 +18,7 @@ from nasbench.deploy.operators import (
     list_allowlists,
     load_allowlist,
 )
+from nasbench.deploy.tiled import restore_file, restore_image
 
 __all__ = [
     "DEFAULT_OPSET",
@@ -36,6 +37,8 @@ __all__ = [
     "load_allowlist",
     "onnx_session",
     "register_fold_rule",
+    "restore_file",
+    "restore_image",
     "unregister_fold_rule",
     "verify_onnx",
 ]

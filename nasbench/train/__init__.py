@@ -26,6 +26,7 @@ from nasbench.train.data import (
     to_float_rgb,
     validation_pairs,
 )
+from nasbench.train.distill import CropSchedule, CropStage, TeacherCache, distill
 from nasbench.train.errors import DataError, TrainingError
 from nasbench.train.loop import (
     FinetuneResult,
@@ -42,6 +43,10 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "VALIDATION_PHOTOS",
     "CropDataset",
+    "CropSchedule",
+    "CropStage",
+    "TeacherCache",
+    "distill",
     "DataError",
     "DefocusBlur",
     "Degradation",

@@ -152,7 +152,7 @@ def test_losses() -> None:
     target = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
     pred = (target + 0.05 * torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
     assert psnr_loss(pred, target).item() == pytest.approx(-psnr_db(pred, target), abs=1e-3)
-    with pytest.raises(TrainingError, match=r"unknown loss 'l3' \(known: l1, l2, mse, psnr\)"):
+    with pytest.raises(TrainingError, match=r"unknown loss 'l3' \(known: l1, l2, lite_denoise, mse, psnr\)"):
         finetune(nn.Conv2d(3, 3, 1), [(target[0], target[0])], steps=1, loss="l3", progress=False)
 
 
