@@ -18,6 +18,7 @@ SCRIPTS = {
     "latency_tables.py": [],
     "supernet.py": [],
     "ern_net.py": ["--scale", "tiny"],
+    "lite_denoise.py": [],
 }
 
 
@@ -27,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     failed = []
     for script, extra in SCRIPTS.items():
-        quick = ["--quick"] if args.quick and script != "ern_net.py" else []
+        quick = ["--quick"] if args.quick and script in ("latency_tables.py", "supernet.py") else []
         print(f"== {script}", flush=True)
         if subprocess.run([sys.executable, str(HERE / script), *extra, *quick], cwd=HERE).returncode:
             failed.append(script)
