@@ -27,7 +27,7 @@ SETTINGS: dict[str, Any] = {
         "steps": 120,
         "warmup_steps": 40,
         "batch_size": 8,
-        "mu": 1.0,
+        "mu": 0.03,
         "lambda_start": 1e-3,
         "lambda_end": 0.5,
         "alpha_lr": 0.02,
