@@ -19,7 +19,6 @@ atomic checkpoints, exact resume and non-finite stop (it reuses those helpers).
 from __future__ import annotations
 
 import copy
-import math
 import random
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
@@ -30,11 +29,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils import clip_grads_with_norm_, get_total_norm
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from nasbench.train.checkpoint import capture_rng_state, save_checkpoint
 from nasbench.train.data import CropDataset
 from nasbench.train.errors import DataError, TrainingError
 from nasbench.train.loop import (
@@ -44,10 +41,11 @@ from nasbench.train.loop import (
     Loss,
     StepBatches,
     _check_settings,
-    _diverged,
     _resume,
     get_loss,
     lr_factor,
+    optimizer_step,
+    record_step,
     register_loss,
 )
 from nasbench.train.metrics import evaluate
@@ -301,17 +299,7 @@ def distill(
                 _check_shape("student output", pred, clean)
                 term_clean, term_teacher = clean_fn(pred, clean), teacher_fn(pred, target.to(device))
                 loss_value = (1.0 - alpha) * term_clean + alpha * term_teacher
-                step_loss = loss_value.item()
-                if not math.isfinite(step_loss):
-                    raise _diverged(step, "loss", step_loss, last_good)
-                loss_value.backward()
-                norm = get_total_norm([p.grad for p in params if p.grad is not None])
-                if not math.isfinite(norm.item()):
-                    raise _diverged(step, "gradient norm", norm.item(), last_good)
-                if grad_clip is not None:
-                    clip_grads_with_norm_(params, grad_clip, norm)
-                optimizer.step()
-                scheduler.step()
+                step_loss = optimizer_step(loss_value, step, params, optimizer, scheduler, grad_clip, last_good)
 
                 entry = {
                     "step": step,
@@ -321,21 +309,21 @@ def distill(
                     "lr": current_lr,
                     "crop": float(clean.shape[-1]),
                 }
-                if val_pairs and ((eval_every and step % eval_every == 0) or step == steps):
-                    metrics = evaluate(student, val_pairs)
-                    entry.update(psnr_db=metrics["psnr_db"], ssim=metrics["ssim"])
-                history.append(entry)
-                if path is not None and (step % checkpoint_every == 0 or step == steps):
-                    state = {
-                        "step": step,
-                        "model": student.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(),
-                        "rng": capture_rng_state(),
-                        "history": history,
-                        "settings": settings,
-                    }
-                    last_good = save_checkpoint(path, state)
+                evaluated, last_good = record_step(
+                    entry,
+                    student,
+                    val_pairs,
+                    eval_every,
+                    steps,
+                    history,
+                    path,
+                    checkpoint_every,
+                    optimizer,
+                    scheduler,
+                    settings,
+                    last_good,
+                )
+                metrics = evaluated or metrics
                 bar.update(1)
                 bar.set_postfix(loss=f"{step_loss:.4g}", crop=int(clean.shape[-1]))
                 if emit is not None:

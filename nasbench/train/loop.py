@@ -222,34 +222,23 @@ def finetune(
             current_lr = scheduler.get_last_lr()[0]
             optimizer.zero_grad(set_to_none=True)
             loss_value = loss_fn(model(degraded.to(device)), clean.to(device))
-            step_loss = loss_value.item()
-            if not math.isfinite(step_loss):
-                raise _diverged(step, "loss", step_loss, last_good)
-            loss_value.backward()
-            norm = get_total_norm([p.grad for p in params if p.grad is not None])
-            if not math.isfinite(norm.item()):
-                raise _diverged(step, "gradient norm", norm.item(), last_good)
-            if grad_clip is not None:
-                clip_grads_with_norm_(params, grad_clip, norm)
-            optimizer.step()
-            scheduler.step()
-
+            step_loss = optimizer_step(loss_value, step, params, optimizer, scheduler, grad_clip, last_good)
             entry = {"step": step, "loss": step_loss, "lr": current_lr}
-            if val_pairs and ((eval_every and step % eval_every == 0) or step == steps):
-                metrics = evaluate(model, val_pairs)
-                entry.update(psnr_db=metrics["psnr_db"], ssim=metrics["ssim"])
-            history.append(entry)
-            if path is not None and (step % checkpoint_every == 0 or step == steps):
-                state = {
-                    "step": step,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "rng": capture_rng_state(),
-                    "history": history,
-                    "settings": settings,
-                }
-                last_good = save_checkpoint(path, state)
+            evaluated, last_good = record_step(
+                entry,
+                model,
+                val_pairs,
+                eval_every,
+                steps,
+                history,
+                path,
+                checkpoint_every,
+                optimizer,
+                scheduler,
+                settings,
+                last_good,
+            )
+            metrics = evaluated or metrics
             bar.update(1)
             bar.set_postfix(loss=f"{entry['loss']:.4g}")
             if emit is not None:
@@ -257,6 +246,67 @@ def finetune(
     if val_pairs and not metrics:  # resumed a finished run: nothing was evaluated in this call
         metrics = evaluate(model, val_pairs)
     return FinetuneResult(model=model, history=history, metrics=metrics, checkpoint=last_good)
+
+
+def optimizer_step(
+    loss_value: torch.Tensor,
+    step: int,
+    params: list[torch.nn.Parameter],
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    grad_clip: float | None,
+    last_good: Path | None,
+) -> float:
+    """Backward, the non-finite checks (loss, gradient norm), optional clipping, optimizer and schedule
+    step; returns the loss value. Shared by :func:`finetune` and ``distill``."""
+    step_loss = loss_value.item()
+    if not math.isfinite(step_loss):
+        raise _diverged(step, "loss", step_loss, last_good)
+    loss_value.backward()
+    norm = get_total_norm([p.grad for p in params if p.grad is not None])
+    if not math.isfinite(norm.item()):
+        raise _diverged(step, "gradient norm", norm.item(), last_good)
+    if grad_clip is not None:
+        clip_grads_with_norm_(params, grad_clip, norm)
+    optimizer.step()
+    scheduler.step()
+    return step_loss
+
+
+def record_step(
+    entry: dict[str, float],
+    model: nn.Module,
+    val_pairs: Sequence[tuple[torch.Tensor, torch.Tensor]] | None,
+    eval_every: int | None,
+    steps: int,
+    history: list[dict[str, float]],
+    path: Path | None,
+    checkpoint_every: int,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    settings: dict[str, Any],
+    last_good: Path | None,
+) -> tuple[dict[str, float] | None, Path | None]:
+    """After a step: validate when due (adding the metrics to ``entry``), append ``entry`` to the history,
+    write the checkpoint when due. Returns (the metrics if evaluated, the last good checkpoint)."""
+    step = int(entry["step"])
+    metrics = None
+    if val_pairs and ((eval_every and step % eval_every == 0) or step == steps):
+        metrics = evaluate(model, val_pairs)
+        entry.update(psnr_db=metrics["psnr_db"], ssim=metrics["ssim"])
+    history.append(entry)
+    if path is not None and (step % checkpoint_every == 0 or step == steps):
+        state = {
+            "step": step,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": capture_rng_state(),
+            "history": history,
+            "settings": settings,
+        }
+        last_good = save_checkpoint(path, state)
+    return metrics, last_good
 
 
 def _check_settings(
