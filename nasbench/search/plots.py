@@ -97,3 +97,56 @@ def plot_darts(result: SearchResult, directory: Path) -> list[Path]:
     fig.savefig(written[-1], dpi=100)
     plt.close(fig)
     return written
+
+
+def mobo_series(result: SearchResult) -> dict[str, np.ndarray]:
+    """Arrays behind the MOBO plots: the first two objectives of every evaluation, the front, the baseline
+    and knee rows, and the hypervolume after each evaluation."""
+    names = result.settings.get("objectives") or [k for k in result.history[0] if k not in _MOBO_META][:2]
+    h = result.history
+    xy = np.array([[r[names[0]], r[names[1]]] for r in h], dtype=float)
+    front = {r["trial"] for r in result.pareto_front or []}
+    trials = [r["trial"] for r in h]
+    return {
+        "x": xy[:, 0],
+        "y": xy[:, 1],
+        "on_front": np.array([t in front for t in trials]),
+        "baseline": np.array([r.get("phase") == "baseline" for r in h]),
+        "knee": np.array([t == result.settings.get("knee_trial") for t in trials]),
+        "evaluation": np.arange(1, len(h) + 1),
+        "hypervolume": np.array([r["hypervolume"] for r in h], dtype=float),
+        "names": np.array(names[:2]),
+    }
+
+
+_MOBO_META = ("trial", "architecture", "phase", "proposal_s", "feasible", "hypervolume")
+
+
+@register_plotter("mobo")
+def plot_mobo(result: SearchResult, directory: Path) -> list[Path]:
+    plt = _pyplot()
+    s = mobo_series(result)
+    xname, yname = (str(n) for n in s["names"])
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    ax.scatter(s["x"], s["y"], s=14, c="0.7", label="evaluated")
+    order = np.argsort(s["x"][s["on_front"]])
+    ax.plot(s["x"][s["on_front"]][order], s["y"][s["on_front"]][order], "o-", c="C0", ms=5, label="Pareto front")
+    if s["baseline"].any():
+        ax.scatter(s["x"][s["baseline"]], s["y"][s["baseline"]], marker="s", s=70, c="k", label="baseline", zorder=3)
+    if s["knee"].any():
+        ax.scatter(s["x"][s["knee"]], s["y"][s["knee"]], marker="*", s=220, c="C3", label="knee (chosen)", zorder=4)
+    ax.set(xlabel=xname, ylabel=yname, title=f"{result.space.name}: {len(s['x'])} evaluations")
+    ax.legend()
+    fig.tight_layout()
+    written = [directory / "pareto.png"]
+    fig.savefig(written[-1], dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    ax.plot(s["evaluation"], s["hypervolume"], c="C0")
+    ax.set(xlabel="evaluations", ylabel="hypervolume", title="dominated hypervolume (reference in result.json)")
+    fig.tight_layout()
+    written.append(directory / "hypervolume.png")
+    fig.savefig(written[-1], dpi=100)
+    plt.close(fig)
+    return written
