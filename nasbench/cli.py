@@ -302,6 +302,52 @@ def _search_darts(args: argparse.Namespace) -> Any:
     return {"architecture": str(result.architecture), "output": args.output}
 
 
+def _saliency_arguments(parser: argparse.ArgumentParser) -> None:
+    _space_argument(parser)
+    parser.add_argument("--output", required=True, metavar="DIR", help="saliency.csv and saliency.png go here")
+    parser.add_argument("--weights", default=None, help="trained baseline weights (.pt state dict or checkpoint)")
+    parser.add_argument("--skip-init", type=float, default=None, help="score a copy with NAFNet β/γ set to this")
+    parser.add_argument("--task", default="denoise", help="built-in data: denoise, deblur_motion, deblur_defocus")
+    parser.add_argument("--crop", type=int, default=64)
+    parser.add_argument("--batches", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--metrics", nargs="+", default=None, help="default: all six zero-cost metrics")
+    parser.add_argument("--protect", type=int, default=1, help="how many of the most salient positions to mark")
+
+
+@command("saliency", "zero-cost saliency of every block of a (trained) baseline network", _saliency_arguments)
+def _saliency(args: argparse.Namespace) -> Any:
+    from pathlib import Path
+
+    from nasbench.search.saliency import DEFAULT_METRICS, plot_saliency, protect, saliency
+    from nasbench.train import builtin_data, load_checkpoint
+
+    space = nasbench.load_space(args.space)
+    model = space.build(space.baseline())
+    if args.weights:
+        state = load_checkpoint(args.weights)
+        try:
+            model.load_state_dict(state.get("model", state))
+        except RuntimeError as exc:
+            raise NasbenchError(f"{args.weights}: weights do not fit the baseline of {space.name!r} ({exc})") from None
+    elif args.skip_init is None:
+        raise NasbenchError("saliency: give --weights of a trained network, or --skip-init for an untrained one")
+    train, _ = builtin_data(args.task, crop=args.crop, length=max(64, args.batches * args.batch_size))
+    scores = saliency(
+        model,
+        train,
+        args.metrics or DEFAULT_METRICS,
+        batches=args.batches,
+        batch_size=args.batch_size,
+        skip_init=args.skip_init,
+    )
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    scores.to_csv(out / "saliency.csv")
+    plot_saliency(scores, out / "saliency.png", protected=args.protect)
+    return {"protected": protect(scores, args.protect), "output": str(out)}
+
+
 def _restore_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="IN", help="degraded image (PNG, JPEG, TIFF; 8 or 16 bit)")
     parser.add_argument("output", metavar="OUT.png", help="restored 8-bit PNG")
