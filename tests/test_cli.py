@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from nasbench.cli import main
 
@@ -120,3 +121,17 @@ def test_restore_command(tmp_path: Path) -> None:
     assert main(args) == 0
     assert io.imread(out).shape == (40, 30, 3)
     assert main(["restore", str(tmp_path / "missing.png"), str(out), "--model", "lite_denoise_net"]) == 2
+
+
+def test_saliency_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["saliency", "--space", "nafnet_tiny", "--output", str(tmp_path), "--crop", "32", "--batch-size", "2"]
+    assert main([*args, "--metrics", "snip", "synflow"]) == 2  # untrained without --skip-init: refused
+    assert "--weights of a trained network, or --skip-init" in capsys.readouterr().err
+    assert main([*args, "--metrics", "snip", "synflow", "--skip-init", "1.0", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["protected"]) == 1
+    assert (tmp_path / "saliency.csv").exists() and (tmp_path / "saliency.png").exists()
+    torch_state = tmp_path / "bad.pt"
+    torch.save({"x": torch.zeros(1)}, torch_state)
+    assert main([*args, "--weights", str(torch_state)]) == 2
+    assert "do not fit the baseline of 'nafnet_tiny'" in capsys.readouterr().err
