@@ -20,6 +20,7 @@ storage. :class:`MoboSampler` is an ordinary Optuna sampler and can drive any st
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import warnings
@@ -472,11 +473,9 @@ class MoboSampler(optuna.samplers.BaseSampler):
             warnings.simplefilter("ignore")
             model = MixedSingleTaskGP(x, y, cat_dims=list(range(x.shape[1])))
             if self._hyper is not None:  # warm start from the previous fit: far fewer optimizer steps
-                try:
+                with contextlib.suppress(RuntimeError):  # another number of outputs: keep the defaults
                     model.covar_module.load_state_dict(self._hyper["covar"])
                     model.likelihood.load_state_dict(self._hyper["likelihood"])
-                except RuntimeError:
-                    pass  # different number of outputs: start from the defaults
             mll = ExactMarginalLogLikelihood(model.likelihood, model)
             fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": self.config.fit_maxiter}})
         self._hyper = {"covar": model.covar_module.state_dict(), "likelihood": model.likelihood.state_dict()}
@@ -574,7 +573,7 @@ def mobo(
 
 
 class _EvaluationFailed(Exception):
-    pass
+    """An evaluation that raised or gave non-finite values: recorded as a FAIL trial, the search goes on."""
 
 
 def _evaluate(problem: Problem, evaluator: Evaluator, arch: Architecture) -> tuple[list[float], dict[str, float]]:
