@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+import torch
 
 from nasbench import SearchSpace
 from nasbench.latency import LatencyTable, Protocol
@@ -34,3 +37,12 @@ def toy_table(toy_space, tmp_path_factory) -> LatencyTable:
 @pytest.fixture(scope="session")
 def toy_data():
     return CropDataset(builtin_images("train"), crop=16, degradation="noise", length=64, seed=0)
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """One intra-op thread: the tensors are tiny, and on shared cores extra threads only wait for each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -4,7 +4,6 @@ the Evaluator base class and FunctionEvaluator."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -20,13 +19,7 @@ from nasbench.train import CropDataset, builtin_images, evaluate, validation_pai
 Pairs = list[tuple[torch.Tensor, torch.Tensor]]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """One intra-op thread: these tensors are tiny, and on shared cores extra threads only wait for each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
