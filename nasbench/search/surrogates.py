@@ -433,9 +433,12 @@ def distill_surrogates(
     - ``init``: each student starts from its block's own initialisation, seeded by (``seed``, position,
       label). ``"warm"`` (default) then copies every parameter and buffer it shares by name and shape
       with the teacher's original block — ``naf_bn`` and ``naf_lite`` inherit the ``naf`` block's
-      convolutions, norm affines and β/γ, an ``ssm`` a Restormer block's feed-forward half — and applies
+      convolutions, norm affines and β/γ; an ``ssm`` shares nothing with a Restormer block (its GDFN is
+      narrower, its norms are named differently) and starts from its own initialisation — and applies
       the block's registered start (:func:`register_student_init`; ``conv_bn_relu`` starts near the
       identity). ``"own"`` keeps the block's own initialisation.
+    - A parameter-free candidate (``identity``) has nothing to distil: it is not trained (0 steps, no
+      optimizer, no checkpoint entry), but its feature error is measured and reported like any other's.
     - Before and after training, the feature errors of every student are measured in eval mode on
       ``eval_batches`` batches of fixed samples (:class:`FeatureError`): items of ``data`` outside the
       training subset when there are enough, else the first items of the subset.
@@ -487,24 +490,26 @@ def distill_surrogates(
         raise TrainingError(f"{path}: a checkpoint exists; pass resume=True to continue it, or choose another output")
 
     device = next(teacher.parameters(), torch.empty(0)).device
-    students = {
-        key: _Student(_new_student(space, key, seed, teacher.get_submodule(paths[key[0]]), init).to(device), lr, steps)
-        for key in keys
+    blocks = {
+        key: _new_student(space, key, seed, teacher.get_submodule(paths[key[0]]), init).to(device) for key in keys
     }
+    # A parameter-free candidate (``identity``) has nothing to learn: it is measured, never trained.
+    students = {key: _Student(block, lr, steps) for key, block in blocks.items() if _trainable(block)}
     with _tap(teacher, {p.name: paths[p.name] for p in chosen}) as features:
         if resume and path is not None and path.exists():
-            start, history, initial = _resume(path, settings, students)
+            start, history, initial = _resume(path, settings, students, keys)
         else:
             torch.manual_seed(seed)
             np.random.seed(seed)
             random.seed(seed)
             start, history = 0, {key: [] for key in keys}
-            initial = {key: m[0] for key, m in _measure(teacher, features, students, data, measure, batch_size).items()}
+            initial = {key: m[0] for key, m in _measure(teacher, features, blocks, data, measure, batch_size).items()}
         last_good = path if path is not None and path.exists() else None
         for student in students.values():
             student.block.train()
-        batches = StepBatches(len(subset), batch_size, seed, steps, start + 1)
-        with tqdm(total=steps, initial=start, disable=not progress, desc="surrogates", unit="step") as bar:
+        last = steps if students else start  # nothing to train: no step, no teacher pass
+        batches = StepBatches(len(subset), batch_size, seed, last, start + 1)
+        with tqdm(total=last, initial=start, disable=not progress, desc="surrogates", unit="step") as bar:
             for step, places in enumerate(batches, start=start + 1):
                 with torch.no_grad():
                     teacher(torch.stack([data[int(subset[i])][0] for i in places]).to(device))
@@ -526,11 +531,16 @@ def distill_surrogates(
                     }
                     last_good = save_checkpoint(path, state)
                 bar.update(1)
-                bar.set_postfix(mse=f"{np.mean([h[-1] for h in history.values()]):.3g}")
-        final = _measure(teacher, features, students, data, measure, batch_size)
+                bar.set_postfix(mse=f"{np.mean([history[k][-1] for k in students]):.3g}")
+        final = _measure(teacher, features, blocks, data, measure, batch_size)
     measurements = {key: FeatureError(final[key][0], initial[key], final[key][1], final[key][2]) for key in keys}
-    blocks = {key: student.block.eval() for key, student in students.items()}
+    blocks = {key: block.eval() for key, block in blocks.items()}
     return Surrogates(space, blocks, history=history, measurements=measurements, settings=settings)
+
+
+def _trainable(block: nn.Module) -> bool:
+    """Whether ``block`` has a parameter to distil (``identity`` has none)."""
+    return any(p.requires_grad for p in block.parameters())
 
 
 class _Student:
@@ -576,41 +586,41 @@ class _Student:
 def _measure(
     teacher: nn.Module,
     features: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
-    students: Mapping[Key, _Student],
+    blocks: Mapping[Key, nn.Module],
     data: Dataset[Sample],
     items: Sequence[int],
     batch_size: int,
 ) -> dict[Key, tuple[float, float, float]]:
-    """Per student, in eval mode over ``items``: (feature MSE, teacher output mean square, identity MSE),
-    each a mean over all elements — one teacher pass per batch."""
+    """Per student block, in eval mode over ``items``: (feature MSE, teacher output mean square, identity
+    MSE), each a mean over all elements — one teacher pass per batch."""
     device = next(teacher.parameters(), torch.empty(0)).device
-    sums = {key: [0.0, 0.0, 0.0] for key in students}
-    elements = dict.fromkeys(students, 0)
-    modes = {key: s.block.training for key, s in students.items()}
-    for student in students.values():
-        student.block.eval()
+    sums = {key: [0.0, 0.0, 0.0] for key in blocks}
+    elements = dict.fromkeys(blocks, 0)
+    modes = {key: block.training for key, block in blocks.items()}
+    for block in blocks.values():
+        block.eval()
     try:
         with torch.no_grad():
             for first in range(0, len(items), batch_size):
                 teacher(torch.stack([data[int(i)][0] for i in items[first : first + batch_size]]).to(device))
-                for key, student in students.items():
+                for key, block in blocks.items():
                     block_in, block_out = features[key[0]]
                     total = sums[key]
-                    total[0] += (student.block(block_in) - block_out).double().pow(2).sum().item()
+                    total[0] += (block(block_in) - block_out).double().pow(2).sum().item()
                     total[1] += block_out.double().pow(2).sum().item()
                     total[2] += (block_in - block_out).double().pow(2).sum().item()
                     elements[key] += block_out.numel()
     finally:
-        for key, student in students.items():
-            student.block.train(modes[key])
+        for key, block in blocks.items():
+            block.train(modes[key])
     return {key: (s[0] / elements[key], s[1] / elements[key], s[2] / elements[key]) for key, s in sums.items()}
 
 
 def _resume(
-    path: Path, settings: Mapping[str, Any], students: Mapping[Key, _Student]
+    path: Path, settings: Mapping[str, Any], students: Mapping[Key, _Student], keys: Sequence[Key]
 ) -> tuple[int, dict[Key, list[float]], dict[Key, float]]:
-    """Load the checkpoint at ``path`` into the students and the global RNGs; its step, history and
-    initial errors."""
+    """Load the checkpoint at ``path`` into the (trainable) students and the global RNGs; its step, and
+    the history and initial errors of every surrogate in ``keys``."""
     state = load_checkpoint(path)
     missing = [k for k in ("step", "students", "rng", "history", "initial", "settings") if k not in state]
     if missing:
@@ -625,8 +635,8 @@ def _resume(
     for key, student in students.items():
         student.load_state_dict(state["students"][_name(key)])
     restore_rng_state(state["rng"])
-    history = {key: [float(v) for v in state["history"][_name(key)]] for key in students}
-    initial = {key: float(state["initial"][_name(key)]) for key in students}
+    history = {key: [float(v) for v in state["history"][_name(key)]] for key in keys}
+    initial = {key: float(state["initial"][_name(key)]) for key in keys}
     return int(state["step"]), history, initial
 
 

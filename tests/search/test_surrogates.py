@@ -152,6 +152,53 @@ def test_students_start_warm_or_from_their_own_init(space: SearchSpace, teacher:
         distill_surrogates(space, teacher, crops, init="cold", **FAST)
 
 
+# ---------------------------------------------------------------------- parameter-free candidates
+def test_parameter_free_candidates_are_measured_not_trained(toy_space: SearchSpace, tmp_path: Path) -> None:
+    teacher = active_teacher(toy_space)
+    crops = CropDataset(builtin_images("train"), 16, "noise", length=32, seed=0)
+    settings = {"steps": 4, "checkpoint_every": 2, **FAST}
+    with teacher_calls(teacher) as calls:
+        result = distill_surrogates(toy_space, teacher, crops, output=tmp_path / "run", **settings)
+    assert len(calls) == 4 + 2
+    labels = ("conv_bn_relu", "identity")
+    assert set(result.blocks) == {(p.name, label) for p in toy_space.positions for label in labels}
+    table = result.errors().set_index(["position", "label"])
+    for position in toy_space.positions:
+        identity = result.measurements[(position.name, "identity")]
+        # Nothing trained: its error is that of passing the input through, before and after.
+        assert identity.mse == identity.initial_mse == identity.identity_mse > 0
+        assert table.loc[(position.name, "identity"), "steps"] == 0
+        assert table.loc[(position.name, "conv_bn_relu"), "steps"] == 4
+        assert table.loc[(position.name, "identity"), "relative_error"] > 0
+    # Saved, loaded, stitched and resumed like any other surrogate.
+    loaded = Surrogates.load(result.save(tmp_path / "saved"), toy_space)
+    assert loaded.measurements == result.measurements
+    paths = check_teacher(toy_space, teacher).values()
+    arch = toy_space.architecture({p.name: "identity" for p in toy_space.positions})
+    x = torch.rand(1, 3, 16, 16)
+    skip = [teacher.get_submodule(path).register_forward_hook(lambda m, args, out: args[0]) for path in paths]
+    try:
+        with torch.no_grad():  # the teacher with every block skipped
+            assert torch.equal(loaded.stitch(teacher, arch)(x), teacher(x))
+    finally:
+        for handle in skip:
+            handle.remove()
+    with teacher_calls(teacher) as calls:
+        resumed = distill_surrogates(toy_space, teacher, crops, output=tmp_path / "run", resume=True, **settings)
+    assert len(calls) == 1 and resumed.measurements == result.measurements
+
+
+def test_only_parameter_free_alternatives_need_no_training(toy_space: SearchSpace) -> None:
+    space = SearchSpace.from_dict({**toy_space.to_dict(), "name": "toy_skip", "candidates": ["naf", "identity"]})
+    teacher = active_teacher(space)
+    crops = CropDataset(builtin_images("train"), 16, "noise", length=16, seed=0)
+    with teacher_calls(teacher) as calls:
+        result = distill_surrogates(space, teacher, crops, steps=5, **FAST)
+    assert len(calls) == 2  # the measurements before and after; no training step
+    assert all(len(h) == 0 for h in result.history.values())
+    assert result.errors()["feature_mse"].gt(0).all()
+
+
 # ---------------------------------------------------------------------- one pass, independence
 def test_one_teacher_pass_per_batch_feeds_every_position(
     space: SearchSpace, teacher: nn.Module, crops: CropDataset
