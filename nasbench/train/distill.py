@@ -40,13 +40,13 @@ from nasbench.train.loop import (
     FinetuneResult,
     Loss,
     StepBatches,
-    _check_settings,
-    _resume,
+    check_settings,
     get_loss,
     lr_factor,
     optimizer_step,
     record_step,
     register_loss,
+    resume_checkpoint,
 )
 from nasbench.train.metrics import evaluate
 
@@ -209,7 +209,7 @@ def distill(
       T = teacher(degraded); ``loss`` and ``teacher_loss`` are registered names (``lite_denoise`` =
       1000·MSE + 50·L1, the default; ``l1``, ``mse``, ``psnr``) or callables; ``teacher_loss=None`` uses
       ``loss``. History entries add ``loss_clean`` and ``loss_teacher`` (the two unweighted terms) and
-      ``crop`` (px).
+      ``crop`` (px). With ``alpha=0`` the teacher is never run and ``loss_teacher`` is absent.
     - The teacher is frozen for good: ``requires_grad_(False)``, eval mode, run under ``no_grad``.
       It may live on another device than the student; its outputs are moved to the student's.
     - ``train_data``: (degraded, clean) 3×H×W samples, e.g. a :class:`CropDataset`. With a
@@ -229,7 +229,7 @@ def distill(
         raise TrainingError(f"distill: alpha must be a number in [0, 1], got {alpha!r}")
     if not (isinstance(cache_mb, int | float) and cache_mb >= 0):
         raise TrainingError(f"distill: cache_mb must be a number ≥ 0 (MB), got {cache_mb!r}")
-    _check_settings(steps, batch_size, warmup_steps, checkpoint_every, eval_every, grad_clip)
+    check_settings(steps, batch_size, warmup_steps, checkpoint_every, eval_every, grad_clip, "distill")
     schedule = _schedule(crop_schedule, steps)
     # (until_step, batch_size) per stage; without a schedule, one stage on the data's own crops.
     stages = [(s.until_step, s.batch_size) for s in schedule.stages] if schedule else [(steps, batch_size)]
@@ -267,7 +267,7 @@ def distill(
     history: list[dict[str, float]] = []
     start = 0
     if resume and path is not None and path.exists():
-        start, history = _resume(path, settings, student, optimizer, scheduler)
+        start, history = resume_checkpoint(path, settings, student, optimizer, scheduler)
     else:
         torch.manual_seed(seed)
         np.random.seed(seed)
@@ -291,24 +291,22 @@ def distill(
                 samples = [dataset[i] for i in indices]
                 degraded = torch.stack([s[0] for s in samples])
                 clean = torch.stack([s[1] for s in samples]).to(device)
-                target = _teacher_outputs(teacher, degraded, indices, stage_cache, number, teacher_device)
-                _check_shape("teacher output", target, clean)
                 current_lr = scheduler.get_last_lr()[0]
                 optimizer.zero_grad(set_to_none=True)
                 pred = student(degraded.to(device))
                 _check_shape("student output", pred, clean)
-                term_clean, term_teacher = clean_fn(pred, clean), teacher_fn(pred, target.to(device))
-                loss_value = (1.0 - alpha) * term_clean + alpha * term_teacher
+                term_clean = clean_fn(pred, clean)
+                loss_value = (1.0 - alpha) * term_clean
+                terms = {"loss_clean": term_clean.item()}
+                if alpha > 0:  # α = 0 is clean supervision only: the teacher is not run
+                    target = _teacher_outputs(teacher, degraded, indices, stage_cache, number, teacher_device)
+                    _check_shape("teacher output", target, clean)
+                    term_teacher = teacher_fn(pred, target.to(device))
+                    loss_value = loss_value + alpha * term_teacher
+                    terms["loss_teacher"] = term_teacher.item()
                 step_loss = optimizer_step(loss_value, step, params, optimizer, scheduler, grad_clip, last_good)
 
-                entry = {
-                    "step": step,
-                    "loss": step_loss,
-                    "loss_clean": term_clean.item(),
-                    "loss_teacher": term_teacher.item(),
-                    "lr": current_lr,
-                    "crop": float(clean.shape[-1]),
-                }
+                entry = {"step": step, "loss": step_loss, **terms, "lr": current_lr, "crop": float(clean.shape[-1])}
                 evaluated, last_good = record_step(
                     entry,
                     student,

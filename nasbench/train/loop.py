@@ -172,7 +172,7 @@ def finetune(
       the last good checkpoint, which is left as it was.
     - ``progress`` shows a tqdm bar; ``log`` receives each history entry (a callable, or a list to append to).
     """
-    _check_settings(steps, batch_size, warmup_steps, checkpoint_every, eval_every, grad_clip)
+    check_settings(steps, batch_size, warmup_steps, checkpoint_every, eval_every, grad_clip)
     loss_fn = get_loss(loss)
     size = len(train_data)  # type: ignore[arg-type]  # map-style datasets have a length
     if size == 0:
@@ -202,7 +202,7 @@ def finetune(
     history: list[dict[str, float]] = []
     start = 0
     if resume and path is not None and path.exists():
-        start, history = _resume(path, settings, model, optimizer, scheduler)
+        start, history = resume_checkpoint(path, settings, model, optimizer, scheduler)
     else:
         torch.manual_seed(seed)
         np.random.seed(seed)
@@ -309,14 +309,17 @@ def record_step(
     return metrics, last_good
 
 
-def _check_settings(
+def check_settings(
     steps: int,
     batch_size: int,
     warmup_steps: int,
     checkpoint_every: int,
     eval_every: int | None,
     grad_clip: float | None,
+    caller: str = "finetune",
 ) -> None:
+    """Raise :class:`TrainingError`, prefixed ``caller:``, unless the loop settings are in range.
+    Shared by :func:`finetune` and ``distill``."""
     for name, value, minimum in (
         ("steps", steps, 1),
         ("batch_size", batch_size, 1),
@@ -324,21 +327,23 @@ def _check_settings(
         ("checkpoint_every", checkpoint_every, 1),
     ):
         if not (isinstance(value, int) and value >= minimum):
-            raise TrainingError(f"finetune: {name} must be an integer ≥ {minimum}, got {value!r}")
+            raise TrainingError(f"{caller}: {name} must be an integer ≥ {minimum}, got {value!r}")
     if eval_every is not None and not (isinstance(eval_every, int) and eval_every >= 1):
-        raise TrainingError(f"finetune: eval_every must be an integer ≥ 1 or None, got {eval_every!r}")
+        raise TrainingError(f"{caller}: eval_every must be an integer ≥ 1 or None, got {eval_every!r}")
     if grad_clip is not None and not grad_clip > 0:
-        raise TrainingError(f"finetune: grad_clip must be > 0 or None, got {grad_clip!r}")
+        raise TrainingError(f"{caller}: grad_clip must be > 0 or None, got {grad_clip!r}")
 
 
-def _resume(
+def resume_checkpoint(
     path: Path,
     settings: dict[str, Any],
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
 ) -> tuple[int, list[dict[str, float]]]:
-    """Load ``path`` into the model, optimizer, scheduler and global RNGs; its step and history."""
+    """Load the checkpoint ``path`` into the model, optimizer, scheduler and global RNGs and return its
+    (step, history); refuses a checkpoint written with other ``settings``. Shared by :func:`finetune` and
+    ``distill``."""
     state = load_checkpoint(path)
     missing = [
         key for key in ("step", "model", "optimizer", "scheduler", "rng", "history", "settings") if key not in state
@@ -375,11 +380,15 @@ __all__ = [
     "FINAL_LR_FACTOR",
     "FinetuneResult",
     "StepBatches",
+    "check_settings",
     "finetune",
     "l1_loss",
     "list_losses",
     "lr_factor",
     "mse_loss",
+    "optimizer_step",
     "psnr_loss",
+    "record_step",
     "register_loss",
+    "resume_checkpoint",
 ]

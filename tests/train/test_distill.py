@@ -65,6 +65,18 @@ def test_alpha_zero_is_plain_supervised_loss(images: list[np.ndarray]) -> None:
     assert reported == pytest.approx(expected, rel=1e-6)
 
 
+def test_alpha_zero_never_runs_the_teacher(images: list[np.ndarray]) -> None:
+    teacher, log = CountingTeacher(), []
+    distill(_net(0), teacher, _data(images), steps=2, batch_size=2, alpha=0.0, progress=False, log=log)
+    assert teacher.samples == 0
+    assert all("loss_teacher" not in entry and entry["loss"] == entry["loss_clean"] for entry in log)
+
+
+def test_loop_settings_errors_name_distill(images: list[np.ndarray]) -> None:
+    with pytest.raises(TrainingError, match=r"^distill: steps must be an integer ≥ 1, got 0$"):
+        distill(_net(0), CountingTeacher(), _data(images), steps=0, progress=False)
+
+
 def test_alpha_one_is_only_the_teacher_term(images: list[np.ndarray]) -> None:
     reported, degraded, _ = _one_step_loss(images, 1.0)
     with torch.no_grad():
