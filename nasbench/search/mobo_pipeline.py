@@ -84,7 +84,8 @@ _ALLOWED: dict[str, set[str] | None] = {
     "teacher": _arguments(finetune, _OWNED) | {"checkpoint"},
     "saliency": _arguments(saliency, _OWNED) | {"metrics", "protect", "rank_by"},
     "surrogates": _arguments(distill_surrogates, _OWNED | {"positions", "output"}),
-    "mobo": _arguments(mobo, _OWNED | {"fixed", "storage", "input_size", "config", "output"})
+    # storage: where the study lives (default output/study.journal); several workers may share one.
+    "mobo": _arguments(mobo, _OWNED | {"fixed", "input_size", "config", "output"})
     | ({f.name for f in fields(MoboConfig)} - _OWNED),
     "selection": {"min_predicted_speedup"},
     "front": {"measure_latency"},
@@ -418,7 +419,7 @@ def mobo_pipeline(
     - ``saliency`` — ``protect`` (k = 1), ``rank_by`` (``aggregate``) and :func:`saliency` options;
     - ``surrogates`` — :func:`distill_surrogates` options (``fraction`` 0.25);
     - ``mobo`` — :func:`~nasbench.search.mobo.mobo` options (objectives, constraints, reference_point,
-      study_name) and :class:`MoboConfig` fields (n_evaluations, n_initial, …);
+      storage, study_name) and :class:`MoboConfig` fields (n_evaluations, n_initial, …);
     - ``selection`` — ``min_predicted_speedup`` (None: the knee; see :func:`select_architecture`);
     - ``finetune`` — ``steps`` and finetune options: the budget of both baseline and found;
     - ``front`` — ``measure_latency`` (True) for the Pareto-front entries (:func:`front_entries`);
