@@ -1,0 +1,100 @@
+"""examples/reproduce_lite_denoise.py end to end as a subprocess, shrunk by ``--set`` to a few steps on
+16–24 px crops: the teacher / distilled / clean-only entries, equal student budgets, the gap-closed figure
+and the NPU-native check. (Generic recipe smoke tests live in test_examples_smoke.py.)"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nasbench.train.checkpoint import load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+RECIPE = ROOT / "examples" / "reproduce_lite_denoise.py"
+SHRINK = [
+    "teacher.steps=4",
+    "teacher.crop=16",
+    "teacher.batch_size=2",
+    "students.steps=4",
+    "students.crop_schedule=[[2, 16, 2], [4, 24, 2]]",
+    "data.val_max_side=32",
+    "latency.input=[32, 32]",
+    "latency.protocol={warmup: 1, runs: 2, rounds: 1}",
+]
+ENTRY_KEYS = {"architecture", "params", "macs", "latency_ms", "predicted_latency_ms", "psnr_db", "ssim"}
+
+
+def _recipe(output: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
+    args = [arg for item in overrides for arg in ("--set", item)]
+    return subprocess.run(
+        [sys.executable, str(RECIPE), "--scale", "tiny", "--output", str(output), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> tuple[Path, dict[str, Any], str]:
+    out = tmp_path_factory.mktemp("lite_recipe")
+    done = _recipe(out, *SHRINK)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out, json.loads((out / "summary.json").read_text()), done.stdout
+
+
+def test_summary_has_the_three_networks_and_the_api_names(run) -> None:
+    _, summary, _ = run
+    for name in ("teacher", "student_kd", "student_clean"):
+        assert set(summary[name]) == ENTRY_KEYS, name
+        assert summary[name]["latency_ms"] > 0 and 0 < summary[name]["ssim"] <= 1
+    assert summary["found"] == summary["student_kd"] and summary["baseline"] == summary["student_clean"]
+    assert summary["student_kd"]["architecture"] == summary["student_clean"]["architecture"] == "lite_denoise_net"
+    assert summary["student_kd"]["params"] == 1_963_411
+    # The students' latency is predicted from the shipped lite_denoise table only at its size (256 px).
+    assert summary["student_kd"]["predicted_latency_ms"] is None
+    settings = summary["settings"]
+    assert settings["npu_native_violations"] == 0 and settings["scale"] == "tiny"
+    assert settings["students"]["steps"] == 4 and settings["teacher"]["steps"] == 4
+
+
+def test_gap_closed_is_reported_consistently(run) -> None:
+    _, summary, stdout = run
+    teacher, kd, clean = (summary[n]["psnr_db"] for n in ("teacher", "student_kd", "student_clean"))
+    assert summary["gap_db"] == pytest.approx(teacher - clean)
+    assert summary["kd_gain_db"] == pytest.approx(kd - clean)
+    if teacher > clean:
+        assert summary["gap_closed"] == pytest.approx((kd - clean) / (teacher - clean))
+        assert f"gap closed by distillation: {100 * summary['gap_closed']:.0f} %" in stdout
+    else:
+        assert summary["gap_closed"] is None
+        assert "gap closed by distillation: n/a (the teacher is" in stdout
+
+
+def test_students_have_equal_budgets_and_only_the_kd_one_sees_the_teacher(run) -> None:
+    out, _, _ = run
+    kd, clean = (load_checkpoint(out / name / "last.pt") for name in ("student_kd", "student_clean"))
+    assert kd["settings"]["alpha"] == 0.9 and clean["settings"]["alpha"] == 0.0
+    for key in ("steps", "schedule", "lr", "seed", "loss"):
+        assert kd["settings"][key] == clean["settings"][key], key
+    for state in (kd, clean):
+        assert [e["crop"] for e in state["history"]] == [16, 16, 24, 24]
+    assert all("loss_teacher" in e for e in kd["history"])
+    assert not any("loss_teacher" in e for e in clean["history"])
+    teacher = load_checkpoint(out / "teacher" / "last.pt")
+    assert teacher["step"] == 4 and teacher["settings"]["loss"] == "lite_denoise"
+    for name in ("teacher.pt", "student_kd.pt", "student_clean.pt", "student_kd.onnx"):
+        assert (out / name).exists(), name
+
+
+def test_bad_override_is_one_line_without_traceback(tmp_path) -> None:
+    done = _recipe(tmp_path, "students.steps")
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [
+        "reproduce_lite_denoise: error: --set 'students.steps': expected KEY=VALUE, e.g. students.steps=50"
+    ]
