@@ -30,11 +30,25 @@ from torch import nn
 import nasbench
 from nasbench.errors import NasbenchError
 from nasbench.latency import LatencyTable, measure_latencies
-from nasbench.settings import load_settings
+from nasbench.config import build_config, check_keys, read_config
 from nasbench.train.distill import distill
 
 HERE = Path(__file__).resolve().parent
 STUDENTS = {"student_kd": None, "student_clean": 0.0}  # name -> α (None: the configured students.alpha)
+ALLOWED = {  # the settings' sections and their options (None: not checked here; data go to builtin_data)
+    "threads": None,
+    "seed": None,
+    "data": None,
+    "teacher": {"model", "steps", "crop", "batch_size", "lr", "loss"},
+    "students": {"space", "architecture", "steps", "crop_schedule", "lr", "alpha", "cache"},
+    "latency": {"input", "protocol"},
+}
+
+
+def settings(scale: str, overrides: list[str]) -> dict[str, Any]:
+    """examples/lite_denoise.yaml's section ``scale`` with ``--set`` overrides; unknown keys are refused."""
+    defaults = read_config(HERE / "lite_denoise.yaml", scale)
+    return build_config(defaults, lambda config: check_keys(config, ALLOWED), overrides=overrides)
 
 
 def shipped_table(space: nasbench.SearchSpace, size: list[int]) -> LatencyTable | None:
@@ -170,7 +184,7 @@ def main() -> None:
     parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
     args = parser.parse_args()
     try:
-        summary = run(load_settings(HERE / "lite_denoise.yaml", args.scale, args.set), args.scale, args.output)
+        summary = run(settings(args.scale, args.set), args.scale, args.output)
     except NasbenchError as exc:
         if args.debug:
             raise

@@ -92,9 +92,10 @@ def test_students_have_equal_budgets_and_only_the_kd_one_sees_the_teacher(run) -
         assert (out / name).exists(), name
 
 
-def test_bad_override_is_one_line_without_traceback(tmp_path) -> None:
-    done = _recipe(tmp_path, "students.steps")
+def test_misspelt_setting_is_one_line_without_traceback(tmp_path) -> None:
+    done = _recipe(tmp_path, "students.stpes=5")
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == [
-        "reproduce_lite_denoise: error: --set 'students.steps': expected KEY=VALUE, e.g. students.steps=50"
+        "reproduce_lite_denoise: error: --set students.stpes=5: settings: students.stpes: unknown option "
+        "(known: alpha, architecture, cache, crop_schedule, lr, space, steps); did you mean 'steps'?"
     ]
