@@ -23,7 +23,7 @@ NNI is not a project dependency. Install it next to the project without changing
     /work/peers-venv/bin/pip install nni pytorch-lightning
 
 and pass ``--peer-python /work/peers-venv/bin/python`` (the default is that path when it exists, else this
-interpreter). When NNI is not importable there the script says so on stderr and exits with status 2.
+interpreter). When NNI is not importable there the script says so in one line on stderr and exits non-zero.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve()
 DEFAULT_PEER_PYTHON = Path("/work/peers-venv/bin/python")
+ROOT = HERE.parents[1]
+RAW = ROOT / "runs" / "bench_peers" / "runs.json"  # raw results of the last full run (--existing re-reports)
 TABLE = "nasbench/profiles/tables/nafnet_tiny_256_t1.yaml"  # latency of the searched networks at 256², 1 thread
 SIZE = (256, 256)
 SPACE = "nafnet_tiny"
@@ -105,7 +107,7 @@ def _problem(crop: int) -> tuple[Any, Any, Any, Any]:
     torch.set_num_threads(1)
     space = nasbench.load_space(SPACE)
     train, _ = builtin_data("denoise", sigma=25, crop=crop, seed=SEED)
-    table = LatencyTable.load(Path(__file__).resolve().parents[1] / TABLE)
+    table = LatencyTable.load(ROOT / TABLE)
     return space, (_Split(train, 0), _Split(train, 1)), table, torch
 
 
@@ -205,6 +207,7 @@ def _run_nni(steps: int, crop: int, mu: float, penalty: bool) -> dict[str, Any]:
             self.times.append(time.perf_counter())
 
     torch.manual_seed(SEED)
+    start_rss = _rss_mb()  # before the supernet is built, as for ours (darts builds it inside the call)
     model_space = NafnetTinySpace()
     profiler = LutProfiler(model_space)
     lut_penalty = ExpectationProfilerPenalty(profiler, profiler.baseline_ms, scale=mu) if penalty else None
@@ -221,7 +224,6 @@ def _run_nni(steps: int, crop: int, mu: float, penalty: bool) -> dict[str, Any]:
         max_epochs=1, accelerator="cpu", logger=False, callbacks=[stamps], enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
     )
-    start_rss = _rss_mb()
     t0 = time.perf_counter()
     trainer.fit(oneshot, train_dataloaders=loader)
     total = time.perf_counter() - t0
@@ -271,6 +273,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--mu", type=float, default=0.5, help="latency weight (our μ, NNI's penalty scale)")
     parser.add_argument("--peer-python", default=None)
+    parser.add_argument("--existing", action="store_true", help=f"re-report {os.path.relpath(RAW, ROOT)}, run nothing")
     parser.add_argument("--worker", choices=list(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--no-penalty", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -279,7 +282,25 @@ def main() -> None:
     if args.worker:
         print(json.dumps(WORKERS[args.worker](steps, crop, args.mu, not args.no_penalty)))
         return
-    repeats = args.repeats or (1 if args.quick else 3)
+    if args.existing:
+        if not RAW.is_file():
+            sys.exit(f"peers_darts: --existing: {os.path.relpath(RAW, ROOT)} does not exist; run without --existing")
+        raw = json.loads(RAW.read_text())
+    else:
+        raw = _measure(args, steps, crop, args.repeats or (1 if args.quick else 3))
+        if not args.quick:
+            RAW.parent.mkdir(parents=True, exist_ok=True)
+            RAW.write_text(json.dumps(raw, indent=1))
+    body = _report(**raw)
+    print(body)
+    if not args.quick:
+        from report import write_section
+
+        write_section("peers-darts", "Peers: the same DARTS problem through NNI", body)
+
+
+def _measure(args: argparse.Namespace, steps: int, crop: int, repeats: int) -> dict[str, Any]:
+    """Interleaved runs of both engines and one unpenalised NNI run: the raw results _report reads."""
     peer_python = args.peer_python or (str(DEFAULT_PEER_PYTHON) if DEFAULT_PEER_PYTHON.exists() else sys.executable)
     nni_state = _probe(peer_python, "nni.nas.strategy")
     if nni_state != "importable":
@@ -294,12 +315,8 @@ def main() -> None:
             runs[engine].append(_worker(peer_python, engine, steps, crop, args.mu, True))
             print(f"repeat {r + 1}/{repeats} {engine}: {runs[engine][-1]['step_s'] * 1e3:.0f} ms/step", flush=True)
     unpenalised = _worker(peer_python, "nni", steps, crop, args.mu, False)
-    body = _report(runs, unpenalised, peer_python, steps, crop, repeats, args.mu)
-    print(body)
-    if not args.quick:
-        from report import write_section
-
-        write_section("peers-darts", "Peers: the same DARTS problem through NNI", body)
+    return {"runs": runs, "unpenalised": unpenalised, "peer_python": peer_python, "steps": steps, "crop": crop,
+            "repeats": repeats, "mu": args.mu}
 
 
 def _report(
@@ -312,7 +329,7 @@ def _report(
     from nasbench.latency import LatencyTable
 
     space = nasbench.load_space(SPACE)
-    lut = LatencyTable.load(Path(__file__).resolve().parents[1] / TABLE)
+    lut = LatencyTable.load(ROOT / TABLE)
 
     def predicted(arch: dict[str, str]) -> float:
         return lut.predict(space, space.architecture(arch), SIZE)
@@ -328,7 +345,7 @@ def _report(
             "RSS before search (MB)": f"{statistics.median(r['start_rss_mb'] for r in rs):.0f}",
             "peak RSS (MB)": f"{statistics.median(r['peak_rss_mb'] for r in rs):.0f}",
             "peak − start (MB)": f"{statistics.median(r['peak_rss_mb'] - r['start_rss_mb'] for r in rs):.0f}",
-            "found: LUT ms at 256²": f"{predicted(rs[0]['architecture']):.1f}",
+            "found (repeat 1): LUT ms at 256²": f"{predicted(rs[0]['architecture']):.1f}",
         })
     baseline_ms = lut.predict(space, space.baseline(), SIZE)
     penalised = runs["nni"][0]["probabilities"]
@@ -358,7 +375,8 @@ with the shipped table `{TABLE}` (256², 1 thread); the baseline (all `naf`) pre
   without writing the differentiable term oneself; ours uses the table's expectation in the α gradient.
 - Found (repeat 1): ours `{arch_text['ours']}`; NNI `{arch_text['nni']}`.
 - Peak RSS includes each interpreter's imports (NNI and Lightning add to the RSS before the search);
-  "peak − start" is what the search itself added.
+  "peak − start" is what building the supernet and searching added (start: after imports and data, before
+  the supernet is built). Run wall time is the whole search call (ours builds its supernet inside it).
 
 {INSTALL_NOTES.format(other=others)}
 """

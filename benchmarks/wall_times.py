@@ -71,10 +71,21 @@ def recipe_runs(folders: list[Path]) -> list[dict[str, Any]]:
             "engine": engine,
             "space": settings.get("space", summary.get("space", "?")),
             "scale": settings.get("scale", "?"),
+            "budget": _budget(settings),
             "wall time": f"{settings['wall_time_s'] / 60:.1f} min",
             "stages (s)": ", ".join(f"{k} {v}" for k, v in stages.items()) or "not recorded",
         })
     return rows
+
+
+BUDGET = (("teacher", "steps", "teacher {} steps"), ("darts", "steps", "DARTS {} steps"),
+          ("mobo", "n_evaluations", "MOBO {} evaluations"), ("finetune", "steps", "fine-tune {} steps"))
+
+
+def _budget(settings: dict[str, Any]) -> str:
+    """The recorded step/evaluation counts that set a recipe's cost."""
+    parts = [text.format(settings[stage][key]) for stage, key, text in BUDGET if key in settings.get(stage, {})]
+    return ", ".join(parts) or "?"
 
 
 def _summaries(folder: Path) -> list[Path]:

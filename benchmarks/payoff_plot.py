@@ -1,0 +1,124 @@
+"""Latency vs PSNR of every evaluated architecture, with the baseline and the found networks marked.
+
+    python benchmarks/payoff_plot.py [--quick] [--runs runs/deblur_mobo ...]
+
+Reads finished search folders (``SearchResult.save`` output: history.csv, result.json, summary.json); nothing
+is trained or timed here. Default: every folder under ``runs/`` (two levels) with a summary.json.
+
+- Left panel, one per MOBO run: every evaluated architecture of the search — LUT-predicted latency (the
+  run's table and size) against its training-free PSNR (the teacher with surrogate blocks stitched in, on the
+  held-out photos); non-finite evaluations are left out and counted. The baseline trial and the selected
+  (found) architecture are marked.
+- Right panel, every run with a baseline-vs-found comparison (MOBO and DARTS recipes): the two networks
+  after the same fine-tuning budget, measured onnxruntime latency against held-out PSNR, an arrow from
+  baseline to found.
+
+Writes docs/img/payoff_latency_psnr.png and the ``payoff-plot`` section (``--quick``: the picture goes to
+runs/bench_quick/ and nothing is written to docs/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+
+from report import ROOT, table, write_section
+
+from nasbench.search.result import SearchResult
+
+IMAGE = ROOT / "docs" / "img" / "payoff_latency_psnr.png"
+QUICK_IMAGE = ROOT / "runs" / "bench_quick" / "payoff_latency_psnr.png"
+
+
+def find_runs(folders: list[Path]) -> list[Path]:
+    """Folders holding a summary.json and a result.json, up to two levels below each of ``folders``."""
+    found = {p.parent for f in folders for pattern in ("summary.json", "*/summary.json", "*/*/summary.json")
+             for p in f.glob(pattern) if p.with_name("result.json").is_file()}
+    return sorted(found)
+
+
+def _finite(*values: object) -> bool:
+    return all(isinstance(v, int | float) and math.isfinite(v) for v in values)
+
+
+def plot(results: dict[str, SearchResult], image: Path) -> list[dict[str, object]]:
+    """Draw the two panels into ``image``; return one table row per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mobo = {name: r for name, r in results.items() if r.engine == "mobo"}
+    compared = {name: r for name, r in results.items() if r.summary and "baseline" in r.summary}
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    left, right = axes
+    rows: list[dict[str, object]] = []
+    for i, (name, r) in enumerate(mobo.items()):
+        ok = [h for h in r.history if _finite(h.get("latency_ms"), h.get("psnr_db"))]
+        found = str(r.architecture)
+        left.scatter([h["latency_ms"] for h in ok], [h["psnr_db"] for h in ok], s=12, alpha=0.5, c=f"C{i}",
+                     label=f"{name}: {len(ok)} evaluated")
+        for h in ok:
+            if h.get("phase") == "baseline":
+                left.scatter(h["latency_ms"], h["psnr_db"], marker="s", s=80, c="k", zorder=3)
+            if h.get("architecture") == found:
+                left.scatter(h["latency_ms"], h["psnr_db"], marker="*", s=260, c=f"C{i}", edgecolors="k", zorder=4)
+        rows.append({"run": name, "engine": "mobo", "evaluated": len(r.history),
+                     "non-finite (not drawn)": len(r.history) - len(ok), "found": found})
+    left.scatter([], [], marker="s", c="k", label="baseline")
+    left.scatter([], [], marker="*", s=120, c="w", edgecolors="k", label="found (selected)")
+    left.set(xlabel="LUT-predicted latency (ms)", ylabel="training-free PSNR (dB)",
+             title="every architecture a MOBO search evaluated")
+    left.legend(fontsize=8)
+    for i, (name, r) in enumerate(compared.items()):
+        b, f = r.summary["baseline"], r.summary["found"]
+        right.annotate("", xy=(f["latency_ms"], f["psnr_db"]), xytext=(b["latency_ms"], b["psnr_db"]),
+                       arrowprops={"arrowstyle": "->", "color": f"C{i}"})
+        right.scatter(b["latency_ms"], b["psnr_db"], marker="s", s=60, c="k", zorder=3)
+        right.scatter(f["latency_ms"], f["psnr_db"], marker="*", s=200, c=f"C{i}", edgecolors="k", zorder=4,
+                      label=f"{name} ({r.engine}): {b['latency_ms'] / f['latency_ms']:.2f}×, "
+                            f"{f['psnr_db'] - b['psnr_db']:+.2f} dB")
+        if r.engine != "mobo":
+            rows.append({"run": name, "engine": r.engine, "evaluated": "—", "non-finite (not drawn)": "—",
+                         "found": str(r.architecture)})
+    right.set(xlabel="measured latency, onnxruntime (ms)", ylabel="held-out PSNR after fine-tuning (dB)",
+              title="baseline (■) → found (★), same fine-tuning budget")
+    if compared:
+        right.legend(fontsize=8)
+    fig.tight_layout()
+    image.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(image, dpi=100)
+    plt.close(fig)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="picture into runs/bench_quick/, no docs")
+    parser.add_argument("--runs", nargs="*", type=Path, default=None, help="run folders (default: under runs/)")
+    args = parser.parse_args()
+    folders = find_runs([ROOT / p for p in (args.runs or [Path("runs")])])
+    if not folders:
+        raise SystemExit("payoff_plot: no finished search folder (summary.json + result.json) under the folders given")
+    results = {os.path.relpath(f, ROOT): SearchResult.load(f) for f in folders}
+    image = QUICK_IMAGE if args.quick else IMAGE
+    rows = plot(results, image)
+    body = f"""
+![latency vs PSNR]({os.path.relpath(image, ROOT / "docs")})
+
+Left: every architecture each MOBO search evaluated — LUT-predicted latency against training-free PSNR
+(the teacher with distilled surrogate blocks, on the held-out photos; the values the search optimised), the
+baseline (■) and the selected network (★). Right: baseline and found after the same fine-tuning budget,
+measured onnxruntime latency against held-out PSNR, for every run with a comparison. Runs plotted:
+
+{table(rows)}
+"""
+    print(body)
+    if not args.quick:
+        write_section("payoff-plot", "Latency vs PSNR: every evaluated architecture, baseline and found", body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""benchmarks/run_all.py: the plan covers every benchmark script, and the summary finds each stated target."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def run_all():  # noqa: ANN201 — a module loaded from a path
+    spec = importlib.util.spec_from_file_location("run_all", BENCHMARKS / "run_all.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["run_all"] = module  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop("run_all", None)
+
+
+def test_plan_runs_every_script_in_benchmarks(run_all) -> None:
+    planned = [b.script for b, _ in run_all.plan(None)]
+    scripts = {p.name for p in BENCHMARKS.glob("*.py")} - run_all.HELPERS
+    assert sorted(planned) == sorted(scripts)
+    assert len(planned) == len(set(planned))
+    listed = {b.script for b in run_all.BENCHMARKS}
+    assert listed <= scripts, f"listed but missing: {sorted(listed - scripts)}"
+
+
+def test_plan_only_refuses_unknown_scripts(run_all) -> None:
+    assert [b.script for b, _ in run_all.plan(["supernet.py"])] == ["supernet.py"]
+    with pytest.raises(SystemExit, match="unknown benchmark.*nope.py"):
+        run_all.plan(["nope.py"])
+
+
+DOC = """# Benchmarks
+
+<!-- bench:alpha -->
+## Alpha
+
+Command: `python benchmarks/alpha.py --target x`
+Machine: box, 2026-01-02 03:04 UTC
+
+| configuration | ms | target |
+|---|---|---|
+| a | 1.0 | ≤ 2 |
+| b | 3.0 | — |
+
+| other | ms |
+|---|---|
+| c | 9.0 |
+
+**Speed-up 2.4× (target ≥ 2×)**; more prose.
+
+Targets (issue "A"):
+
+- HV above the others: **met**.
+- proposal ≤ 1 s: **not met**.
+
+Unrelated closing line.
+- a bullet after the list ended
+<!-- /bench:alpha -->
+
+<!-- bench:beta -->
+## Beta
+No goals here.
+<!-- /bench:beta -->
+"""
+
+
+def test_sections_and_target_lines(run_all) -> None:
+    found = run_all.sections(DOC)
+    assert set(found) == {"alpha", "beta"}
+    assert run_all.target_lines(found["alpha"]) == [
+        "| configuration | ms | target |",
+        "| a | 1.0 | ≤ 2 |",
+        "| b | 3.0 | — |",
+        "**Speed-up 2.4× (target ≥ 2×)**; more prose.",
+        'Targets (issue "A"):',
+        "- HV above the others: **met**.",
+        "- proposal ≤ 1 s: **not met**.",
+    ]
+    assert run_all.target_lines(found["beta"]) == []
+
+
+def test_summary_marks_rewritten_and_older_sections(run_all, tmp_path: Path) -> None:
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(DOC, encoding="utf-8")
+    bench = run_all.Benchmark("alpha.py", (), None, ("alpha", "beta"))
+    before = run_all.sections(DOC)
+    before["alpha"] = "an older body"
+    text = run_all.summary(doc, [(bench, True)], before, {"alpha.py": "ok in 3 s"})
+    assert "== alpha.py: ok in 3 s" in text
+    assert "[alpha] rewritten by this run, measured 2026-01-02 03:04 UTC" in text
+    assert "[beta] older, measured ?" in text
+    assert "(states no target)" in text
