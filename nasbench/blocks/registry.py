@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import torch
 from torch import nn
 
 from nasbench.errors import BlockError, known, suggest
@@ -120,11 +121,48 @@ def create_block(name: str, channels: int, **options: Any) -> nn.Module:
     """Build block ``name`` for ``channels`` channels with ``options``.
 
     Raises :class:`BlockError` for an unknown block, an unknown option, or options the block rejects.
+    A block registered outside nasbench (a user block) is also checked against the contract: any error
+    its constructor raises, and a probe forward pass (eval mode, no grad, a 1×C×8×8 tensor) that fails
+    or does not return a tensor of the input's shape, are reported as :class:`BlockError`.
     """
     if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
         raise BlockError(f"block {name!r}: channels must be a positive integer, got {channels!r}")
     check_options(name, options)
+    cls = block_info(name).cls
+    user = not cls.__module__.startswith("nasbench.")
+    where = f"block {name!r} (channels={channels}, options={dict(options)})"
     try:
-        return block_info(name).cls(channels, **options)
-    except (ValueError, TypeError) as exc:
-        raise BlockError(f"block {name!r} (channels={channels}, options={dict(options)}): {exc}") from exc
+        block = cls(channels, **options)
+    except Exception as exc:
+        if not (user or isinstance(exc, ValueError | TypeError)):
+            raise
+        raise BlockError(f"{where}: {_describe(exc) if user else exc}") from exc
+    if user:
+        _check_contract(block, channels, where)
+    return block
+
+
+PROBE_SIDE = 8
+
+
+def _check_contract(block: nn.Module, channels: int, where: str) -> None:
+    """Run a 1×C×8×8 tensor through ``block`` (eval mode, no grad; its mode is restored afterwards)."""
+    probe = torch.rand(1, channels, PROBE_SIDE, PROBE_SIDE, generator=torch.Generator().manual_seed(0))
+    shape = "×".join(map(str, probe.shape))
+    training = block.training
+    block.eval()
+    try:
+        with torch.no_grad():
+            out = block(probe)
+    except Exception as exc:
+        raise BlockError(f"{where}: the forward pass of a {shape} tensor failed: {_describe(exc)}") from exc
+    finally:
+        block.train(training)
+    if not isinstance(out, torch.Tensor) or out.shape != probe.shape:
+        got = "×".join(map(str, out.shape)) if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
+        raise BlockError(f"{where}: maps a {shape} tensor to {got}; a block must map N×C×H×W to N×C×H×W")
+
+
+def _describe(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

@@ -27,6 +27,7 @@ from PIL import Image
 from torch import nn
 
 from nasbench.errors import ShapeError
+from nasbench.train.checkpoint import atomic_write
 from nasbench.train.data import read_image, to_float_rgb
 
 
@@ -99,16 +100,14 @@ def restore_file(
 ) -> Path:
     """Restore the image file ``in_path`` (PNG, JPEG, TIFF; see :func:`~nasbench.train.data.read_image`)
     with :func:`restore_image` and write ``out_path`` as an 8-bit RGB PNG (values clipped to [0, 1],
-    rounded to 0–255). Returns ``out_path``."""
+    rounded to 0–255), atomically: an interrupted run leaves no partial file. Returns ``out_path``."""
     out_path = Path(out_path)
     if out_path.suffix.lower() != ".png":
         raise ShapeError(f"{out_path}: restore_file writes PNG; give the output a .png name")
     restored = restore_image(model, read_image(in_path), tile=tile, overlap=overlap, batch=batch)
     assert isinstance(restored, np.ndarray)  # a numpy image in gives a numpy image out
     eight_bit = np.round(np.clip(restored, 0.0, 1.0) * 255.0).astype(np.uint8)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(eight_bit, mode="RGB").save(out_path, format="PNG")
-    return out_path
+    return atomic_write(out_path, lambda f: Image.fromarray(eight_bit, mode="RGB").save(f, format="PNG"))
 
 
 def _check_tiling(tile: int, overlap: int, batch: int) -> None:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.nn.utils import clip_grads_with_norm_, get_total_norm
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
@@ -154,8 +155,8 @@ def darts(
     weights and odd items for α — or an explicit ``(train, held_out)`` pair. ``latency_table`` must cover
     the space at ``input_size`` (default: the table's). Settings come from ``config`` with keyword
     overrides (``steps=300, mu=1.0``). With ``output`` a checkpoint is written every
-    ``checkpoint_every`` steps (atomically) and ``resume=True`` continues from it; a NaN/Inf loss stops
-    the search with :class:`~nasbench.train.errors.TrainingError`, keeping the last good checkpoint.
+    ``checkpoint_every`` steps (atomically) and ``resume=True`` continues from it (with the same settings);
+    a NaN/Inf loss or gradient stops the search with :class:`~nasbench.train.errors.TrainingError`, keeping the last good checkpoint.
     """
     cfg = replace(config or DartsConfig(), **overrides)
     rank, world = _distributed()
@@ -177,6 +178,12 @@ def darts(
     ckpt = Path(output) / CHECKPOINT if output else None
     if resume and ckpt is not None and ckpt.exists():
         state = load_checkpoint(ckpt)
+        for key, value in asdict(cfg).items():
+            if state["config"].get(key) != value:
+                raise TrainingError(
+                    f"{ckpt}: resume: the checkpoint has {key}={state['config'].get(key)!r} but this call "
+                    f"{key}={value!r}; resuming is exact only with the same settings"
+                )
         supernet.load_state_dict(state["supernet"])
         opt_w.load_state_dict(state["opt_w"])
         opt_a.load_state_dict(state["opt_a"])
@@ -224,8 +231,12 @@ def darts(
         opt_w.zero_grad(set_to_none=True)
         opt_a.zero_grad(set_to_none=True)
         task_w.backward()
+        weights = supernet.weight_parameters()
+        norm = get_total_norm([p.grad for p in weights if p.grad is not None])
+        if not finite(norm):
+            raise fail(step, "the weight gradient")
         if cfg.grad_clip:
-            nn.utils.clip_grad_norm_(supernet.weight_parameters(), cfg.grad_clip)
+            clip_grads_with_norm_(weights, cfg.grad_clip, norm)
         opt_w.step()
         sched_w.step()
         row: dict[str, Any] = {"step": step, "weight_loss": task_w.item(), "lr": sched_w.get_last_lr()[0]}
@@ -243,6 +254,8 @@ def darts(
             opt_w.zero_grad(set_to_none=True)
             opt_a.zero_grad(set_to_none=True)
             total.backward()
+            if not finite(get_total_norm([a.grad for a in supernet.arch_parameters() if a.grad is not None])):
+                raise fail(step, "the architecture gradient")
             opt_a.step()
             row.update(arch_loss=task_a.item(), total_loss=total.item())
         with torch.no_grad():

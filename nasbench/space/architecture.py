@@ -38,10 +38,15 @@ class Architecture(Mapping[str, str]):
             if missing:
                 raise ArchitectureError(f"space {space.name!r}: no choice for position(s) {', '.join(missing)}")
             labels = tuple(choices[n] for n in names)
-        else:
+        elif isinstance(choices, Sequence):
             labels = tuple(choices)
             if len(labels) != len(names):
                 raise ArchitectureError(f"space {space.name!r} has {len(names)} positions, got {len(labels)} choices")
+        else:
+            raise ArchitectureError(
+                f"space {space.name!r}: expected a mapping of position to label, a list of labels or an "
+                f"architecture string, got {type(choices).__name__}"
+            )
         for position, label in zip(space.positions, labels):
             position.candidate(label)
         object.__setattr__(self, "_space", space.name)

@@ -50,12 +50,41 @@ def read_yaml(path: str | Path, error: type[NasbenchError] = SpaceError) -> tupl
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"{path}: cannot read: {exc}") from None
     try:
-        return text, yaml.safe_load(text)
+        duplicate = _duplicate_key(yaml.compose(text, Loader=yaml.SafeLoader))
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise error(f"{path}: malformed YAML: {where}{problem}") from None
+    if duplicate:
+        raise error(f"{path}: {duplicate}")
+    return text, data
+
+
+def _duplicate_key(node: yaml.Node | None, keys: tuple[str, ...] = ()) -> str | None:
+    """A message for the first key that appears twice in one mapping (``yaml.safe_load`` would silently
+    keep the last value), or ``None``."""
+    children: list[tuple[str, yaml.Node]] = []
+    if isinstance(node, yaml.MappingNode):
+        lines: dict[str, int] = {}
+        for key, value in node.value:
+            name = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
+            if isinstance(key, yaml.ScalarNode) and name in lines:
+                where = ".".join((*keys, name))
+                return (
+                    f"{where}: duplicate key (lines {lines[name]} and {key.start_mark.line + 1}); "
+                    "remove one of them"
+                )
+            lines[name] = key.start_mark.line + 1
+            children.append((name, value))
+    elif isinstance(node, yaml.SequenceNode):
+        children = [(str(i), item) for i, item in enumerate(node.value)]
+    for name, child in children:
+        found = _duplicate_key(child, (*keys, name))
+        if found:
+            return found
+    return None
 
 
 def load_yaml_mapping(path: str | Path, expected: str) -> dict[str, Any]:

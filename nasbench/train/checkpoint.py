@@ -8,13 +8,15 @@ tuples and dicts — so that loading one never runs code from the file. A file t
 
 from __future__ import annotations
 
+import glob
 import os
 import pickle
 import random
+import socket
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -25,17 +27,28 @@ _PLAIN = (torch.Tensor, bool, int, float, str, type(None))
 
 
 def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
-    """Write ``state`` to ``path`` atomically: into a temporary file in the same folder, flushed to disk,
-    then renamed over ``path`` (``os.replace``), so a crash leaves either the old or the new checkpoint,
-    never a partial one. Values outside the weights-only vocabulary raise :class:`TrainingError` here,
-    rather than when the checkpoint is loaded."""
+    """Write ``state`` to ``path`` atomically (:func:`atomic_write`), so a crash leaves either the old or
+    the new checkpoint, never a partial one. Values outside the weights-only vocabulary raise
+    :class:`TrainingError` here, rather than when the checkpoint is loaded."""
     path = Path(path)
     _check_plain(state, path, "state")
+    return atomic_write(path, lambda f: torch.save(dict(state), f))
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
+    """Create or replace the file ``path`` atomically: ``write(f)`` fills a temporary file in the same
+    folder, which is flushed to disk and renamed over ``path`` (``os.replace``) — so readers, and a run
+    killed at any moment (even by SIGKILL), see the old file or the new one, never a partial one.
+
+    A process killed while writing leaves its temporary file (``.<name>.<host>.<pid>.<random>.tmp``);
+    the next successful write of ``path`` removes those of processes of this host that no longer run."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    prefix = f".{path.name}.{socket.gethostname()}.{os.getpid()}."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(dict(state), f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -43,6 +56,7 @@ def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+    _remove_stale_temporaries(path)
     return path
 
 
@@ -148,4 +162,23 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["capture_rng_state", "load_checkpoint", "restore_rng_state", "save_checkpoint"]
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete the temporary files of ``path`` left by killed writers: same host, process gone."""
+    head, host = f".{path.name}.", socket.gethostname()
+    for tmp in path.parent.glob(f"{glob.escape(head)}*.tmp"):
+        parts = tmp.name[len(head) : -len(".tmp")].rsplit(".", 2)
+        if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and not _alive(int(parts[1])):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+__all__ = ["atomic_write", "capture_rng_state", "load_checkpoint", "restore_rng_state", "save_checkpoint"]
