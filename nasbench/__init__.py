@@ -25,6 +25,7 @@ from nasbench.errors import (
     SpaceError,
 )
 from nasbench.latency import LatencyMeasurement, LatencyTable, Protocol, measure_latency
+from nasbench.search import SearchResult
 from nasbench.space import (
     Architecture,
     Candidate,
@@ -34,6 +35,7 @@ from nasbench.space import (
     load_space,
     register_backbone,
 )
+from nasbench.supernet import Supernet
 from nasbench.train import DataError, TrainingError, builtin_data, evaluate, finetune
 from nasbench.zoo import create_model, list_models, register_model
 
@@ -48,9 +50,11 @@ __all__ = [
     "ModelError",
     "NasbenchError",
     "Position",
+    "SearchResult",
     "SearchSpace",
     "ShapeError",
     "SpaceError",
+    "Supernet",
     "LatencyMeasurement",
     "LatencyTable",
     "Protocol",
