@@ -1,9 +1,12 @@
 """Latency vs PSNR of every evaluated architecture, with the baseline and the found networks marked.
 
-    python benchmarks/payoff_plot.py [--quick] [--runs runs/deblur_mobo ...]
+    python benchmarks/payoff_plot.py [--quick] [--runs runs/ern_tiny ...]
 
-Reads finished search folders (``SearchResult.save`` output: history.csv, result.json, summary.json); nothing
-is trained or timed here. Default: every folder under ``runs/`` (two levels) with a summary.json.
+Plots finished search folders (``SearchResult.save`` output: history.csv, result.json, summary.json): its own
+two runs, each made first when absent (``OWN_RUNS``) — ``runs/bench_payoff`` by
+``examples/reproduce_deblur_mobo.py --scale tiny`` with a smaller budget (about 9 min on the shared 2-core
+machine) and ``runs/bench_payoff_darts`` by ``nasbench quickstart`` (DARTS, 3–7 min) — plus the folders given
+with ``--runs``. ``--quick`` trains nothing: it plots what exists.
 
 - Left panel, one per MOBO run: every evaluated architecture of the search — LUT-predicted latency (the
   run's table and size) against its training-free PSNR (the teacher with surrogate blocks stitched in, on the
@@ -22,6 +25,8 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from report import ROOT, table, write_section
@@ -30,13 +35,22 @@ from nasbench.search.result import SearchResult
 
 IMAGE = ROOT / "docs" / "img" / "payoff_latency_psnr.png"
 QUICK_IMAGE = ROOT / "runs" / "bench_quick" / "payoff_latency_psnr.png"
+# folder → the command that makes it (run from the repository). The MOBO one is the tiny deblurring recipe with
+# a smaller budget (its tiny defaults: teacher 600 steps, surrogates 150, 40 evaluations, fine-tune 600).
+OWN_RUNS = {
+    Path("runs/bench_payoff"): [
+        sys.executable, "examples/reproduce_deblur_mobo.py", "--scale", "tiny", "--output", "runs/bench_payoff",
+        "--set", "teacher.steps=200", "--set", "surrogates.steps=80", "--set", "mobo.n_evaluations=30",
+        "--set", "finetune.steps=200",
+    ],
+    Path("runs/bench_payoff_darts"): [
+        sys.executable, "-m", "nasbench.cli", "quickstart", "--output", "runs/bench_payoff_darts",
+    ],
+}
 
 
-def find_runs(folders: list[Path]) -> list[Path]:
-    """Folders holding a summary.json and a result.json, up to two levels below each of ``folders``."""
-    found = {p.parent for f in folders for pattern in ("summary.json", "*/summary.json", "*/*/summary.json")
-             for p in f.glob(pattern) if p.with_name("result.json").is_file()}
-    return sorted(found)
+def finished(folder: Path) -> bool:
+    return (folder / "summary.json").is_file() and (folder / "result.json").is_file()
 
 
 def _finite(*values: object) -> bool:
@@ -54,7 +68,9 @@ def plot(results: dict[str, SearchResult], image: Path) -> list[dict[str, object
     compared = {name: r for name, r in results.items() if r.summary and "baseline" in r.summary}
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
     left, right = axes
-    rows: list[dict[str, object]] = []
+    rows = {name: {"run": name, "engine": r.engine, "evaluated": "—", "non-finite (not drawn)": "—",
+                   "baseline ms measured (LUT)": "—", "found ms measured (LUT)": "—", "speed-up": "—",
+                   "PSNR change dB": "—", "found": str(r.architecture)} for name, r in results.items()}
     for i, (name, r) in enumerate(mobo.items()):
         ok = [h for h in r.history if _finite(h.get("latency_ms"), h.get("psnr_db"))]
         found = str(r.architecture)
@@ -65,8 +81,7 @@ def plot(results: dict[str, SearchResult], image: Path) -> list[dict[str, object
                 left.scatter(h["latency_ms"], h["psnr_db"], marker="s", s=80, c="k", zorder=3)
             if h.get("architecture") == found:
                 left.scatter(h["latency_ms"], h["psnr_db"], marker="*", s=260, c=f"C{i}", edgecolors="k", zorder=4)
-        rows.append({"run": name, "engine": "mobo", "evaluated": len(r.history),
-                     "non-finite (not drawn)": len(r.history) - len(ok), "found": found})
+        rows[name].update({"evaluated": len(r.history), "non-finite (not drawn)": len(r.history) - len(ok)})
     left.scatter([], [], marker="s", c="k", label="baseline")
     left.scatter([], [], marker="*", s=120, c="w", edgecolors="k", label="found (selected)")
     left.set(xlabel="LUT-predicted latency (ms)", ylabel="training-free PSNR (dB)",
@@ -80,9 +95,12 @@ def plot(results: dict[str, SearchResult], image: Path) -> list[dict[str, object
         right.scatter(f["latency_ms"], f["psnr_db"], marker="*", s=200, c=f"C{i}", edgecolors="k", zorder=4,
                       label=f"{name} ({r.engine}): {b['latency_ms'] / f['latency_ms']:.2f}×, "
                             f"{f['psnr_db'] - b['psnr_db']:+.2f} dB")
-        if r.engine != "mobo":
-            rows.append({"run": name, "engine": r.engine, "evaluated": "—", "non-finite (not drawn)": "—",
-                         "found": str(r.architecture)})
+        rows[name].update({
+            "baseline ms measured (LUT)": f"{b['latency_ms']:.1f} ({b['predicted_latency_ms']:.1f})",
+            "found ms measured (LUT)": f"{f['latency_ms']:.1f} ({f['predicted_latency_ms']:.1f})",
+            "speed-up": f"{b['latency_ms'] / f['latency_ms']:.2f}×",
+            "PSNR change dB": f"{f['psnr_db'] - b['psnr_db']:+.2f}",
+        })
     right.set(xlabel="measured latency, onnxruntime (ms)", ylabel="held-out PSNR after fine-tuning (dB)",
               title="baseline (■) → found (★), same fine-tuning budget")
     if compared:
@@ -91,17 +109,26 @@ def plot(results: dict[str, SearchResult], image: Path) -> list[dict[str, object
     image.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(image, dpi=100)
     plt.close(fig)
-    return rows
+    return list(rows.values())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="picture into runs/bench_quick/, no docs")
-    parser.add_argument("--runs", nargs="*", type=Path, default=None, help="run folders (default: under runs/)")
+    parser.add_argument("--runs", nargs="*", type=Path, default=None, help="more finished search folders")
     args = parser.parse_args()
-    folders = find_runs([ROOT / p for p in (args.runs or [Path("runs")])])
+    for folder, cmd in OWN_RUNS.items():
+        if not args.quick and not finished(ROOT / folder):
+            print("python " + " ".join(cmd[1:]), flush=True)
+            subprocess.run(cmd, cwd=ROOT, check=True)
+    given = [ROOT / p for p in args.runs or []]
+    missing = [os.path.relpath(f, ROOT) for f in given if not finished(f)]
+    if missing:
+        sys.exit(f"payoff_plot: --runs: no summary.json + result.json in {', '.join(missing)}")
+    folders = [f for f in (*(ROOT / p for p in OWN_RUNS), *given) if finished(f)]
     if not folders:
-        raise SystemExit("payoff_plot: no finished search folder (summary.json + result.json) under the folders given")
+        print("payoff_plot: nothing to plot (its own runs are not made yet; run without --quick)")
+        return
     results = {os.path.relpath(f, ROOT): SearchResult.load(f) for f in folders}
     image = QUICK_IMAGE if args.quick else IMAGE
     rows = plot(results, image)
@@ -111,7 +138,10 @@ def main() -> None:
 Left: every architecture each MOBO search evaluated — LUT-predicted latency against training-free PSNR
 (the teacher with distilled surrogate blocks, on the held-out photos; the values the search optimised), the
 baseline (■) and the selected network (★). Right: baseline and found after the same fine-tuning budget,
-measured onnxruntime latency against held-out PSNR, for every run with a comparison. Runs plotted:
+measured onnxruntime latency against held-out PSNR, for every run with a comparison. The measured
+latencies are each run's own interleaved timing of its two networks at the size of its table; on a loaded
+machine they exceed the table's predictions (in brackets), and the speed-up is the ratio from that one
+measurement. Runs plotted:
 
 {table(rows)}
 """

@@ -1,8 +1,9 @@
 """Profiling cost and end-to-end recipe wall times (figure 5).
 
-    python benchmarks/wall_times.py [--quick] [--profile nafnet_tiny:64 restormer_tiny:64] [--runs DIR ...]
+    python benchmarks/wall_times.py [--quick] [--profile SPACE:SIZE ...] [--runs DIR ...]
 
-1. Profiling cost: ``LatencyTable.profile`` of each SPACE:SIZE from a cold (empty, temporary) work dir —
+1. Profiling cost: ``LatencyTable.profile`` of each SPACE:SIZE (default nafnet_tiny:64, restormer_tiny:64,
+   lite_denoise:256) from a cold (empty, temporary) work dir —
    every block signature and the skeleton exported to ONNX and timed with the default Protocol (1 thread) —
    with the number of entries, wall seconds and seconds per entry. The big spaces (nafnet_sidd, restormer)
    take minutes; profile them with ``--profile nafnet_sidd:256`` when the machine is free.
@@ -31,7 +32,7 @@ from report import ROOT, table, write_section
 import nasbench
 from nasbench.latency import LatencyTable, Protocol
 
-DEFAULT_PROFILES = ("nafnet_tiny:64", "restormer_tiny:64")
+DEFAULT_PROFILES = ("nafnet_tiny:64", "restormer_tiny:64", "lite_denoise:256")
 
 
 def profile_cost(spec: str, protocol: Protocol) -> dict[str, Any]:

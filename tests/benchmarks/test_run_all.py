@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-@pytest.fixture(scope="module")
-def run_all():  # noqa: ANN201 — a module loaded from a path
-    spec = importlib.util.spec_from_file_location("run_all", BENCHMARKS / "run_all.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["run_all"] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("run_all", None)
+@pytest.fixture
+def run_all(load_benchmark) -> ModuleType:
+    return load_benchmark("run_all")
 
 
 def test_plan_runs_every_script_in_benchmarks(run_all) -> None:
