@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -100,7 +101,7 @@ def run(cfg: dict[str, Any], scale: str, out: Path) -> dict[str, Any]:
     if cfg.get("threads"):
         torch.set_num_threads(cfg["threads"])
     out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
+    start, load = time.perf_counter(), os.getloadavg()[0]
     s = cfg["students"]
     space = nasbench.load_space(s["space"])
     arch = space.baseline() if s["architecture"] is None else space.architecture(s["architecture"])
@@ -152,6 +153,7 @@ def run(cfg: dict[str, Any], scale: str, out: Path) -> dict[str, Any]:
         "student_architecture": str(arch),
         "npu_native_violations": len(violations),
         "wall_time_s": round(time.perf_counter() - start, 1),
+        "load_average_1min": [round(load, 2), round(os.getloadavg()[0], 2)],  # at the start and the end
         **{key: round(value, 1) for key, value in times.items()},
     }
     for name, model in models.items():
