@@ -1,6 +1,6 @@
 """Run every benchmark in turn, then print each figure next to its target.
 
-    python benchmarks/run_all.py                 # full figures (about two hours on 2 shared cores)
+    python benchmarks/run_all.py                 # full figures (2–3 hours on 2 shared cores)
     python benchmarks/run_all.py --quick         # smoke sizes, minutes per benchmark; docs/ left alone
     python benchmarks/run_all.py --dry-run       # print the plan (commands, sections) and run nothing
     python benchmarks/run_all.py --only mobo.py peers_darts.py
@@ -33,7 +33,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 QUICK_DOC = ROOT / "runs" / "bench_quick" / "benchmarks.md"
-HELPERS = {"run_all.py", "report.py", "build_profiles.py"}  # not benchmarks: the harness, its helper, a build
+# Scripts in benchmarks/ that are not figures, and why run_all leaves them out.
+HELPERS = {
+    "run_all.py": "this harness",
+    "report.py": "the shared section writer",
+    "build_profiles.py": "regenerates the shipped latency tables (a build, not a figure)",
+    "mobo_proposal.py": "development comparison of MoboSampler variants; writes no docs (needs runs/bench_mobo)",
+}
 
 
 @dataclass(frozen=True)
@@ -55,9 +61,11 @@ BENCHMARKS = (
     Benchmark("lite_denoise.py", (), None, ("lite-denoise",), "figure 1, KD recipe (8 min); no quick mode"),
     Benchmark("mobo.py", (), ("--quick",), ("mobo",), "figure 3 (25 min in full); --quick prints only"),
     Benchmark("ssm_vs_restormer.py", (), ("--quick",), ("ssm-vs-restormer",), "ENS block latency"),
+    Benchmark("ens.py", (), None, ("ens-tiny",), "figure 1, ENS recipe; no quick mode"),
     Benchmark("peers_darts.py", (), ("--quick",), ("peers-darts",), "figure 6; --quick prints only"),
+    Benchmark("payoff_plot.py", (), ("--quick",), ("payoff-plot",), "latency-vs-PSNR scatter (makes 2 runs, 15 min)"),
+    # last: it collects the wall times the recipe runs above recorded
     Benchmark("wall_times.py", (), ("--quick",), ("wall-times",), "figure 5"),
-    Benchmark("payoff_plot.py", (), ("--quick",), ("payoff-plot",), "latency-vs-PSNR scatter"),
 )
 
 
@@ -65,7 +73,7 @@ def plan(selected: list[str] | None) -> list[tuple[Benchmark, bool]]:
     """The benchmarks to run, in order, each with whether it is listed (False: discovered in benchmarks/)."""
     listed = {b.script for b in BENCHMARKS}
     present = {p.name for p in HERE.glob("*.py")}
-    extra = sorted(present - listed - HELPERS)
+    extra = sorted(present - listed - set(HELPERS))
     items = [(b, True) for b in BENCHMARKS if b.script in present]
     items += [(Benchmark(name, (), None, (Path(name).stem.replace("_", "-"),), "unlisted"), False) for name in extra]
     if selected:
@@ -147,6 +155,8 @@ def main() -> None:
         extra = bench.quick if args.quick else bench.full
         cmd = "skipped in this mode" if extra is None else " ".join(["python", f"benchmarks/{bench.script}", *extra])
         print(f"  {bench.script:22} {cmd:60} sections {', '.join(bench.sections)}  ({bench.note})")
+    for name, why in HELPERS.items():
+        print(f"  {name:22} not run: {why}")
     if args.dry_run:
         return
     if args.quick:

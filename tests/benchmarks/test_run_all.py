@@ -17,7 +17,7 @@ def run_all(load_benchmark) -> ModuleType:
 
 def test_plan_runs_every_script_in_benchmarks(run_all) -> None:
     planned = [b.script for b, _ in run_all.plan(None)]
-    scripts = {p.name for p in BENCHMARKS.glob("*.py")} - run_all.HELPERS
+    scripts = {p.name for p in BENCHMARKS.glob("*.py")} - set(run_all.HELPERS)
     assert sorted(planned) == sorted(scripts)
     assert len(planned) == len(set(planned))
     listed = {b.script for b in run_all.BENCHMARKS}
