@@ -19,6 +19,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from nasbench.config import Validator, check_keys, keyword_options
 from nasbench.errors import NasbenchError, known
 from nasbench.latency import LatencyTable, Protocol
@@ -32,6 +34,7 @@ from nasbench.train import finetune
 #: Shared by both engines: small enough for ≤ 5 minutes on 2 cores; documented choices, not a paper's.
 _COMMON: dict[str, Any] = {
     "space": "nafnet_tiny",
+    "threads": None,  # torch intra-op threads (None: torch's default); 1 is faster on a busy shared machine
     "latency_input": [128, 128],
     "profile": {"warmup": 1, "runs": 4, "rounds": 3},
     "data": {"task": "denoise", "sigma": 25, "crop": 48},
@@ -68,6 +71,7 @@ _PROTOCOL = {f.name for f in fields(Protocol)}
 #: What each section of DARTS quickstart/recipe settings accepts (None: not checked here).
 DARTS_SECTIONS: dict[str, set[str] | None] = {
     "space": None,
+    "threads": None,
     "latency_input": None,
     "profile": _PROTOCOL,
     "data": None,  # builtin_data options; extras go to the degradation, which checks them
@@ -143,6 +147,8 @@ def quickstart(
     chosen = get_engine(engine)
     s = {**chosen.settings, **(settings or {})}
     chosen.validate(s)
+    if s.get("threads") is not None:
+        torch.set_num_threads(int(s["threads"]))
     start = time.perf_counter()
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
