@@ -40,8 +40,13 @@ def test_quickstart_writes_summary_and_artifacts(tmp_path) -> None:
     assert "speed-up" in format_summary(summary)
 
 
-def test_unknown_engine(tmp_path) -> None:
+def test_unknown_engine_and_settings_are_refused_before_any_work(tmp_path) -> None:
     import pytest
 
-    with pytest.raises(nasbench.NasbenchError, match=r"engine 'nope' is not available \(known: darts\)"):
+    with pytest.raises(nasbench.NasbenchError, match=r"engine 'nope' is not available \(known: darts, mobo\)"):
         quickstart(tmp_path, engine="nope")
+    with pytest.raises(nasbench.NasbenchError, match=r"settings: surrogates.fration: unknown option"):
+        quickstart(tmp_path / "m", engine="mobo", settings={"surrogates": {"fration": 0.5}})
+    with pytest.raises(nasbench.NasbenchError, match=r"settings: darts.muu: unknown option .*did you mean 'mu'"):
+        quickstart(tmp_path / "d", settings={"darts": {"muu": 1.0}})
+    assert not (tmp_path / "m").exists() and not (tmp_path / "d").exists()
