@@ -4,12 +4,13 @@ ends bitwise equal to an uninterrupted one (history and every tensor), (c) nothi
 the checkpoint the kill left loads, no temporary file survives the resumed run, every file loads.
 
 Profiling and MOBO workers have their own SIGKILL tests (tests/latency/test_profile_resume.py,
-tests/search/test_mobo.py::test_killed_worker*).
+tests/search/test_mobo.py::test_killed_worker_loses_no_finished_evaluation).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,7 +21,10 @@ import pytest
 import torch
 
 import killable
-from nasbench.train import load_checkpoint
+import nasbench
+from nasbench.latency import LatencyTable
+from nasbench.search import darts
+from nasbench.train import TrainingError, load_checkpoint, save_checkpoint
 
 KILL_AFTER = 2 * killable.CHECKPOINT_EVERY + 1  # finished steps: two checkpoints written, one step more
 
@@ -72,3 +76,47 @@ def test_sigkill_then_resume(step: str, tmp_path: Path) -> None:
     assert not [p for p in files if p.name.endswith(".tmp")]  # (c)
     for path in files:
         assert load_checkpoint(path)["step"] == killable.STEPS  # (c)
+
+
+WRITER = """
+import sys, torch
+from nasbench.train import save_checkpoint
+for version in range(1, 10**6):
+    save_checkpoint(sys.argv[1], {"step": version, "w": torch.full((2_000_000,), float(version))})
+    print(version, flush=True)
+"""
+
+
+def test_sigkill_during_checkpoint_writes(tmp_path: Path) -> None:
+    """A process that does nothing but replace an 8 MB checkpoint is killed: the file is always one whole
+    version, and the next write (here) removes the temporary file the dead writer may have left."""
+    path = tmp_path / "c.pt"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            if int(line) >= 3:
+                break
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    state = load_checkpoint(path)
+    assert state["step"] >= 3 and torch.equal(state["w"], torch.full((2_000_000,), float(state["step"])))
+    left = [p.name for p in tmp_path.iterdir() if p != path]
+    assert all(name.startswith(".c.pt.") and f".{proc.pid}." in name and name.endswith(".tmp") for name in left)
+    save_checkpoint(path, {"step": 0})
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+def test_darts_resume_with_other_settings_is_refused(tmp_path: Path) -> None:
+    table = LatencyTable.load(Path(nasbench.__file__).parent / "profiles" / "tables" / "nafnet_tiny_64_t1.yaml")
+    space, crops = nasbench.load_space("nafnet_tiny"), killable._crops()
+    settings = {"steps": 2, "warmup_steps": 1, "batch_size": 2, "checkpoint_every": 1, "progress": False}
+    darts(space, crops, table, output=tmp_path, **settings)
+    expected = (
+        f"{tmp_path / 'darts-checkpoint.pt'}: resume: the checkpoint has mu=0.5 but this call mu=0.1; "
+        "resuming is exact only with the same settings"
+    )
+    with pytest.raises(TrainingError, match=f"^{re.escape(expected)}$"):
+        darts(space, crops, table, output=tmp_path, resume=True, mu=0.1, **settings)
