@@ -22,27 +22,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from reproduce_ern_net import latency_table  # the shipped table when it matches, else profiled here
 
 import nasbench
-from nasbench.search.mobo_pipeline import mobo_pipeline
+from nasbench.config import build_config
+from nasbench.search.mobo_pipeline import mobo_pipeline, resolve_settings
 from nasbench.search.summary import format_summary
 
 HERE = Path(__file__).resolve().parent
 
 
 def settings(scale: str, overrides: list[str], teacher: Path | None) -> dict[str, Any]:
-    config = yaml.safe_load((HERE / "deblur_mobo.yaml").read_text())[scale]
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set {item!r}: expected KEY=VALUE, e.g. mobo.n_evaluations=60")
-        *parents, leaf = key.split(".")
-        node = config
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(value)
+    """examples/deblur_mobo.yaml's ``scale`` section with ``--set`` overrides; unknown keys are refused."""
+    config = build_config({}, resolve_settings, HERE / "deblur_mobo.yaml", section=scale, overrides=overrides)
     if teacher is not None:
         config["teacher"] = {"checkpoint": str(teacher)}
     return config
@@ -56,7 +48,10 @@ def main() -> None:
     parser.add_argument("--teacher", type=Path, help="weights of a trained baseline network (skips training it)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run, skipping finished stages")
     args = parser.parse_args()
-    cfg = settings(args.scale, args.set, args.teacher)
+    try:
+        cfg = settings(args.scale, args.set, args.teacher)
+    except nasbench.NasbenchError as exc:
+        parser.exit(2, f"reproduce_deblur_mobo: error: {exc}\n")
     if "threads" in cfg:
         torch.set_num_threads(cfg["threads"])
     args.output.mkdir(parents=True, exist_ok=True)

@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import nasbench
+from nasbench.config import build_config
 from nasbench.latency import LatencyTable, Protocol
+from nasbench.quickstart import check_darts_settings
 from nasbench.search.pipeline import darts_pipeline
 from nasbench.search.summary import format_summary
 
@@ -29,15 +29,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def settings(scale: str, overrides: list[str]) -> dict[str, Any]:
-    config = yaml.safe_load((HERE / "ern_net.yaml").read_text())[scale]
-    for item in overrides:
-        key, _, value = item.partition("=")
-        *parents, leaf = key.split(".")
-        node = config
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(value)
-    return config
+    """examples/ern_net.yaml's ``scale`` section with ``--set`` overrides; unknown keys are refused."""
+    return build_config({}, check_darts_settings, HERE / "ern_net.yaml", section=scale, overrides=overrides)
 
 
 def latency_table(space: nasbench.SearchSpace, size: list[int], output: Path) -> LatencyTable:
@@ -56,7 +49,10 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted search")
     args = parser.parse_args()
-    cfg = settings(args.scale, args.set)
+    try:
+        cfg = settings(args.scale, args.set)
+    except nasbench.NasbenchError as exc:
+        parser.exit(2, f"reproduce_ern_net: error: {exc}\n")
     args.output.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
 
