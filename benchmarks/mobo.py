@@ -53,7 +53,7 @@ from tqdm.auto import tqdm
 
 import nasbench
 from nasbench.latency import LatencyTable
-from nasbench.search.evaluator import TrainingFreeEvaluator
+from nasbench.search.evaluator import NonFiniteEvaluation, TrainingFreeEvaluator
 from nasbench.search.mobo import MoboConfig, MoboSampler, Problem, build_problem
 from nasbench.search.pareto import hypervolume, hypervolume_history, pareto_mask, reference_point
 from nasbench.search.surrogates import Surrogates, distill_surrogates
@@ -224,12 +224,17 @@ def prepare_evaluator(
             resume=True,
         )
         surrogates.save(surrogate_dir)
-    return TrainingFreeEvaluator(space, teacher, surrogates, val, cache_size=0), metrics, surrogates
+    evaluator = TrainingFreeEvaluator(space, teacher, surrogates, val, cache_size=0, calibration=train)
+    return evaluator, metrics, surrogates
 
 
 def fingerprint(evaluator: TrainingFreeEvaluator, settings: Settings) -> str:
-    """A hash of everything an evaluation depends on: teacher and surrogate weights, validation data."""
+    """A hash of everything an evaluation depends on: teacher and surrogate weights, validation data and
+    the evaluator's BatchNorm re-estimation (policy and calibration inputs)."""
     digest = hashlib.sha256(json.dumps(dict(settings.data)).encode())
+    digest.update(evaluator.recalibrate.encode())
+    for batch in evaluator.calibration:
+        digest.update(batch.contiguous().numpy().tobytes())
     states = [evaluator.teacher.state_dict()] + [b.state_dict() for b in evaluator.surrogates.blocks.values()]
     for state in states:
         for key in sorted(state):
@@ -263,7 +268,10 @@ class SharedCache:
         name = str(arch)
         if name not in self.results:
             start = time.perf_counter()
-            self.results[name] = self.evaluator(arch)
+            try:
+                self.results[name] = self.evaluator(arch)
+            except NonFiniteEvaluation:  # kept as NaN: the searches record a failed evaluation
+                self.results[name] = dict.fromkeys(self.evaluator.objectives, math.nan)
             self.evaluation_s += time.perf_counter() - start
             self.evaluated += 1
             self._unsaved += 1
@@ -619,7 +627,10 @@ def main() -> None:
         f"warm-up {settings.teacher_warmup}) on `builtin_data({', '.join(f'{k}={v!r}' for k, v in settings.data)})`, "
         f"{teacher['psnr_db']:.2f} dB on the two validation crops (blurred input {teacher['input_psnr_db']:.2f} dB), "
         f"and {len(surrogates)} surrogates distilled {settings.distill_steps} steps on "
-        f"{100 * settings.distill_fraction:.0f} % of the crops. Every sampler runs in a plain Optuna study "
+        f"{100 * settings.distill_fraction:.0f} % of the crops; a stitched network whose PSNR is not finite has "
+        f"its substituted blocks' BatchNorm statistics re-estimated on {sum(len(b) for b in evaluator.calibration)} "
+        f"training crops (`recalibrate={evaluator.recalibrate!r}`; {evaluator.recalibrated} networks in this run), "
+        f"and counts as a failed evaluation only if it is still not finite. Every sampler runs in a plain Optuna study "
         f"(`study.optimize`, {settings.evaluations} trials, trial 0 = the baseline via `enqueue_trial`), "
         f"{settings.seeds} seed(s) (0, 1, …); Optuna's samplers with their defaults (seed only), ours with "
         f"`MoboConfig({cfg})`. One evaluation cache serves every run ({cache.loaded} results reused, "

@@ -5,13 +5,20 @@ The search proposes one architecture at a time:
 1. **Initial design** — trial 0 is the baseline, then scrambled-Sobol points mapped to candidate indices
    (deterministic per trial number, so concurrent workers never propose the same initial point).
 2. **Model** — one :class:`botorch.models.MixedSingleTaskGP` (Hamming-type categorical kernel, double
-   precision) over the *measured* objectives (e.g. PSNR drop). *Additive* objectives (LUT latency,
+   precision; with ``lengthscale_prior`` a LogNormal(0, 1) prior on its lengthscales, median 1) over the
+   *measured* objectives (e.g. PSNR drop). *Additive* objectives (LUT latency,
    parameters, number of transformer blocks) are not modelled: they are computed exactly inside the
    acquisition's objective, and budgets on them are enforced before anything is evaluated.
-3. **Acquisition** — qLogNEHVI (``prune_baseline=True``) with the running trials of other workers as
-   pending points, maximised over the discrete space by a registered optimizer: ``local_search``
-   (default: a random feasible pool, then Hamming-1 hill-climbing from the best points) or
-   ``alternating`` (BoTorch's ``optimize_acqf_mixed_alternating``; no budgets).
+   Failed evaluations (exceptions, non-finite values) enter the training set with an imputed bad value
+   (the worst observed value pushed out by ``failure_margin`` × its range), so the model learns to avoid
+   the failing region instead of proposing into it again.
+3. **Acquisition** — a registered acquisition (``register_acquisition``), with the running trials of
+   other workers as pending points. ``auto`` picks the closed-form staircase log-EHVI when exactly one
+   objective is modelled and one is exact (the default PSNR drop + LUT latency), else qLogNEHVI
+   (``prune_baseline=True``). It is maximised over the discrete space by a registered optimizer:
+   ``local_search`` (default: a random feasible pool, then Hamming-1 hill-climbing from the best points,
+   all restarts scored in one batch per step) or ``alternating`` (BoTorch's
+   ``optimize_acqf_mixed_alternating``; no budgets).
 
 Every proposal and evaluation lives in an Optuna study, so several processes sharing one storage
 (journal file, SQLite or a server database) search together, and a restarted search continues from the
@@ -60,13 +67,17 @@ class MoboConfig:
     n_evaluations: int = 100
     n_initial: int = 10
     optimizer: str = "local_search"
+    acquisition: str = "auto"
     raw_samples: int = 512
     restarts: int = 4
     max_climb_steps: int = 30
     mc_samples: int = 64
     fit_maxiter: int = 75
+    lengthscale_prior: bool = True
     include_baseline: bool = True
     max_failures: int = 10
+    impute_failures: bool = True
+    failure_margin: float = 0.1
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -80,6 +91,13 @@ class MoboConfig:
             raise NasbenchError(
                 f"mobo: unknown optimizer {self.optimizer!r} {known(_OPTIMIZERS)}{suggest(self.optimizer, _OPTIMIZERS)}"
             )
+        choices = ["auto", *_ACQUISITIONS]
+        if self.acquisition not in choices:
+            raise NasbenchError(
+                f"mobo: unknown acquisition {self.acquisition!r} {known(choices)}{suggest(self.acquisition, choices)}"
+            )
+        if not (math.isfinite(self.failure_margin) and self.failure_margin >= 0):
+            raise NasbenchError(f"mobo: failure_margin must be a finite number ≥ 0, got {self.failure_margin!r}")
 
 
 # ---------------------------------------------------------------------- the problem
@@ -213,7 +231,9 @@ def register_optimizer(name: str) -> Callable[[Optimizer], Optimizer]:
     return decorate
 
 
-def _batched(acq: AcqFn, x: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+def _batched(acq: AcqFn, x: torch.Tensor) -> torch.Tensor:
+    """``acq`` of every row of ``x`` (n × dim) as q = 1 batches, ``acq.batch_size`` rows per call (256)."""
+    chunk = int(getattr(acq, "batch_size", 256))
     with torch.no_grad():
         return torch.cat([acq(x[i : i + chunk].double().unsqueeze(1)) for i in range(0, len(x), chunk)])
 
@@ -226,7 +246,7 @@ def _allowed(problem: Problem, x: torch.Tensor, excluded: set[tuple[int, ...]]) 
 
 
 def _neighbours(x: torch.Tensor, sizes: Sequence[int]) -> torch.Tensor:
-    """All architectures at Hamming distance 1 from ``x``."""
+    """All architectures at Hamming distance 1 from ``x`` (dim,) → (Σ(k − 1)) × dim."""
     rows = []
     for d, k in enumerate(sizes):
         for v in range(k):
@@ -247,7 +267,10 @@ def local_search(
     rng: np.random.Generator,
 ) -> list[int]:
     """Best of a random feasible pool plus the neighbours of ``seeds`` (the current Pareto set), improved by
-    Hamming-1 hill-climbing from the ``restarts`` best starting points; never returns an excluded point."""
+    Hamming-1 hill-climbing from the ``restarts`` best starting points; never returns an excluded point.
+
+    The climbs run in lock step: each step scores the neighbours of every still-improving start in one
+    batch of acquisition calls."""
     sizes = problem.sizes
     pool = torch.tensor(np.stack([rng.integers(0, k, config.raw_samples) for k in sizes], axis=1))
     if len(seeds):
@@ -258,22 +281,23 @@ def local_search(
         raise NasbenchError("mobo: no unevaluated architecture satisfies the budgets; relax the constraints")
     values = _batched(acq, pool)
     order = torch.argsort(values, descending=True)[: config.restarts]
-    best_x, best_v = pool[order[0]], float(values[order[0]])
-    for start in order.tolist():
-        x, v = pool[start], float(values[start])
-        for _ in range(config.max_climb_steps):
-            nb = _neighbours(x, sizes)
-            nb = nb[_allowed(problem, nb, excluded)]
-            if not len(nb):
-                break
-            nv = _batched(acq, nb)
-            i = int(torch.argmax(nv))
-            if float(nv[i]) <= v:
-                break
-            x, v = nb[i], float(nv[i])
-        if v > best_v:
-            best_x, best_v = x, v
-    return [int(i) for i in best_x]
+    points, scores = pool[order].clone(), values[order].clone()
+    active = torch.ones(len(points), dtype=torch.bool)
+    for _ in range(config.max_climb_steps):
+        starts = torch.nonzero(active).flatten()
+        if not len(starts):
+            break
+        nb = torch.stack([_neighbours(points[i], sizes) for i in starts.tolist()])  # starts × M × dim
+        flat = nb.reshape(-1, problem.dim)
+        nv = _batched(acq, flat).reshape(len(starts), -1)
+        nv = torch.where(_allowed(problem, flat, excluded).reshape(nv.shape), nv, -math.inf)
+        best_v, best_i = nv.max(dim=1)
+        better = best_v > scores[starts]
+        moved = starts[better]
+        points[moved] = nb[better, best_i[better]]
+        scores[moved] = best_v[better]
+        active[starts[~better]] = False
+    return [int(i) for i in points[int(torch.argmax(scores))]]
 
 
 @register_optimizer("alternating")
@@ -307,10 +331,209 @@ def alternating(
     return best
 
 
+# ---------------------------------------------------------------------- acquisitions
+@dataclass(frozen=True)
+class AcquisitionInputs:
+    """What an acquisition builder gets for one proposal.
+
+    ``model`` is the fitted BoTorch GP over the measured objectives in *maximisation* form (its outputs
+    are ``−sign · value`` of ``problem.measured``, in order); ``x`` (n × dim, float64 free-position
+    indices) and ``y`` (n × objectives, natural units) are the complete evaluations (no imputed
+    failures); ``pending`` (p × dim or None) the architectures other workers are evaluating;
+    ``reference`` the hypervolume reference point in minimisation form (``sign · value``)."""
+
+    problem: Problem
+    model: Any
+    x: torch.Tensor
+    y: torch.Tensor
+    pending: torch.Tensor | None
+    reference: torch.Tensor
+    config: MoboConfig
+    rng: np.random.Generator
+
+
+AcquisitionBuilder = Callable[[AcquisitionInputs], AcqFn]
+
+
+@dataclass(frozen=True)
+class _Acquisition:
+    build: AcquisitionBuilder
+    applies: Callable[[Problem], bool]
+    priority: int
+
+
+_ACQUISITIONS: dict[str, _Acquisition] = {}
+
+
+def register_acquisition(
+    name: str, *, applies: Callable[[Problem], bool] | None = None, priority: int = 0
+) -> Callable[[AcquisitionBuilder], AcquisitionBuilder]:
+    """Register ``build(inputs) -> acq`` under ``name``: ``acq`` maps a b × 1 × dim batch of candidates to
+    b scores (larger is better; an optional ``batch_size`` attribute sets how many candidates one call
+    takes). ``applies(problem)`` says whether it can serve a problem; ``MoboConfig(acquisition="auto")``
+    takes the applicable one with the highest ``priority``."""
+
+    def decorate(fn: AcquisitionBuilder) -> AcquisitionBuilder:
+        _ACQUISITIONS[name] = _Acquisition(fn, applies or (lambda problem: True), priority)
+        return fn
+
+    return decorate
+
+
+def select_acquisition(problem: Problem, name: str = "auto") -> str:
+    """The registered acquisition that serves ``problem``: ``name`` itself (checked), or for ``auto`` the
+    applicable one with the highest priority."""
+    names = [o.name for o in problem.objectives]
+    if name != "auto":
+        if name not in _ACQUISITIONS:
+            raise NasbenchError(f"mobo: unknown acquisition {name!r} {known(['auto', *_ACQUISITIONS])}")
+        if not _ACQUISITIONS[name].applies(problem):
+            raise NasbenchError(f"mobo: acquisition {name!r} cannot serve objectives {names}; use 'auto'")
+        return name
+    usable = [(a.priority, n) for n, a in _ACQUISITIONS.items() if a.applies(problem)]
+    if not usable:
+        raise NasbenchError(f"mobo: no registered acquisition serves objectives {names}")
+    return max(usable)[1]
+
+
+@register_acquisition("qlognehvi")
+def _qlognehvi(inputs: AcquisitionInputs) -> AcqFn:
+    """BoTorch's qLogNEHVI (pruned baseline) with the additive objectives computed exactly in its MC
+    objective; any number of modelled and exact objectives."""
+    from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+    from botorch.acquisition.multi_objective.objective import GenericMCMultiOutputObjective
+    from botorch.sampling import SobolQMCNormalSampler
+
+    problem = inputs.problem
+
+    def objective(samples: torch.Tensor, X: torch.Tensor | None = None) -> torch.Tensor:
+        if X is None:
+            raise NasbenchError("mobo: the acquisition objective needs the candidate architectures")
+        full = problem.full(X)
+        columns, j = [], 0
+        for o in problem.objectives:
+            if o.kind == "measured":
+                columns.append(samples[..., j])
+                j += 1
+            else:
+                exact = -o.sign * problem.additive[o.name].tensor(full).to(samples)
+                columns.append(exact.expand(samples.shape[:-1]))
+        return torch.stack(columns, dim=-1)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return qLogNoisyExpectedHypervolumeImprovement(
+            inputs.model,
+            ref_point=(-inputs.reference).tolist(),
+            X_baseline=inputs.x,
+            objective=GenericMCMultiOutputObjective(objective),
+            prune_baseline=True,
+            sampler=SobolQMCNormalSampler(
+                torch.Size([inputs.config.mc_samples]), seed=int(inputs.rng.integers(2**31))
+            ),
+            X_pending=inputs.pending,
+        )
+
+
+def _one_modelled_one_exact(problem: Problem) -> bool:
+    return len(problem.objectives) == 2 and len(problem.measured) == 1
+
+
+class StaircaseLogEHVI(torch.nn.Module):
+    """Closed-form log expected hypervolume improvement with one modelled and one exact objective.
+
+    In minimisation form let the current front, sorted by the exact objective, be e_1 < … < e_K with
+    modelled values m_1 > … > m_K, and the reference point (r_m, r_e). A candidate with exact value e
+    and modelled value Y ~ N(μ, σ²) (the GP posterior) adds ∫_e^{r_e} max(0, L(a) − Y) da, where the
+    staircase L(a) = min(r_m, min{m_k : e_k ≤ a}) is constant (L_k) on the step [e_k, e_{k+1}). Hence
+
+        EHVI(e, μ, σ) = Σ_k w_k(e) · E[max(0, L_k − Y)] = σ · Σ_k w_k(e) · h((L_k − μ) / σ),
+
+    with w_k(e) = max(0, e_{k+1} − max(e_k, e)) and h(z) = φ(z) + zΦ(z): one posterior per candidate,
+    no Monte Carlo, any number of candidates per call. ``forward`` returns log EHVI (log h computed
+    stably, so far-from-front candidates still rank), −inf where no step lies to the right of e.
+
+    ``front`` is K × 2 [modelled, exact] in minimisation form (dominated points and points not better
+    than ``reference`` are dropped here); ``exact(X)`` gives the exact objective (minimisation form) of
+    b × dim candidates; ``model`` is a GP over the modelled objective in maximisation form (−m).
+    """
+
+    batch_size = 4096
+
+    def __init__(
+        self,
+        model: Any,
+        front: torch.Tensor,
+        reference: torch.Tensor,
+        exact: Callable[[torch.Tensor], torch.Tensor],
+    ) -> None:
+        super().__init__()
+        self.model, self.exact = model, exact
+        front = front[(front < reference).all(-1)]
+        if len(front):
+            front = front[torch.as_tensor(pareto_mask(front.numpy()))]
+            front = front[torch.argsort(front[:, 1])]
+        inf = torch.tensor([-math.inf], dtype=torch.float64)
+        self.starts = torch.cat([inf, front[:, 1]])  # step k covers [starts_k, ends_k) in the exact objective
+        self.ends = torch.cat([front[:, 1], reference[1:2]])
+        self.levels = torch.cat([reference[0:1], front[:, 0]])  # the staircase's modelled value on step k
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """log EHVI of a b × 1 × dim batch → b."""
+        from botorch.acquisition.analytic import _log_ei_helper
+
+        if X.dim() != 3 or X.shape[-2] != 1:
+            raise NasbenchError(f"StaircaseLogEHVI: expected b × 1 × dim candidates (q = 1), got {tuple(X.shape)}")
+        posterior = self.model.posterior(X)
+        mu = -posterior.mean.reshape(-1)
+        sigma = posterior.variance.reshape(-1).clamp_min(1e-18).sqrt()
+        e = self.exact(X.squeeze(-2))
+        width = (self.ends - torch.maximum(self.starts, e[:, None])).clamp_min(0.0)
+        z = (self.levels - mu[:, None]) / sigma[:, None]
+        return torch.logsumexp(width.log() + _log_ei_helper(z), dim=-1) + sigma.log()
+
+
+@register_acquisition("staircase_ehvi", applies=_one_modelled_one_exact, priority=10)
+def _staircase(inputs: AcquisitionInputs) -> AcqFn:
+    """:class:`StaircaseLogEHVI` over the observed front; running trials of other workers join the front
+    at their posterior mean (kriging believer)."""
+    problem = inputs.problem
+    m = next(i for i, o in enumerate(problem.objectives) if o.kind == "measured")
+    exact_obj = problem.objectives[1 - m]
+    table = problem.additive[exact_obj.name]
+
+    def exact(X: torch.Tensor) -> torch.Tensor:
+        return exact_obj.sign * table.tensor(problem.full(X)).to(torch.float64)
+
+    signs = torch.tensor([o.sign for o in problem.objectives], dtype=torch.float64)
+    y = signs * inputs.y
+    points = torch.stack([y[:, m], y[:, 1 - m]], dim=-1)
+    if inputs.pending is not None and len(inputs.pending):
+        with torch.no_grad():
+            believed = -inputs.model.posterior(inputs.pending.unsqueeze(1)).mean.reshape(-1)
+        points = torch.cat([points, torch.stack([believed, exact(inputs.pending)], dim=-1)])
+    reference = torch.stack([inputs.reference[m], inputs.reference[1 - m]])
+    return StaircaseLogEHVI(inputs.model, points, reference, exact)
+
+
 # ---------------------------------------------------------------------- the sampler
 def _recyclable(trial: FrozenTrial) -> bool:
-    """A FAIL trial whose architecture may be proposed again: its worker died, or it was a duplicate."""
-    return bool(trial.system_attrs.get("nasbench_reaped") or trial.system_attrs.get("nasbench_duplicate"))
+    """A FAIL trial whose architecture may be proposed again: its worker died or was interrupted, or it
+    was a duplicate. Other FAIL trials are failed evaluations (modelled, never proposed again)."""
+    return any(trial.system_attrs.get(f"nasbench_{why}") for why in ("reaped", "duplicate", "interrupted"))
+
+
+@dataclass
+class Observations:
+    """A study's evaluations of one problem (free-position indices, float64): ``x`` (n × dim) and ``y``
+    (n × objectives, natural units) of the complete trials, ``pending`` (running trials), ``failed``
+    (evaluations that raised or gave non-finite values), and ``excluded``: index tuples never to propose."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    pending: torch.Tensor
+    failed: torch.Tensor
+    excluded: set[tuple[int, ...]]
 
 
 class MoboSampler(optuna.samplers.BaseSampler):
@@ -335,8 +558,10 @@ class MoboSampler(optuna.samplers.BaseSampler):
             raise NasbenchError(
                 f"mobo: reference point has {len(self.reference)} values for {len(problem.objectives)} objectives"
             )
+        self.acquisition = select_acquisition(problem, self.config.acquisition)
         self._random = optuna.samplers.RandomSampler(seed=self.config.seed)
         self._hyper: dict[str, torch.Tensor] | None = None
+        # Proposal time and phase by trial number, until the trial finishes (see after_trial).
         self.timings: dict[int, dict[str, Any]] = {}
 
     # -- optuna interface
@@ -366,11 +591,21 @@ class MoboSampler(optuna.samplers.BaseSampler):
     def reseed_rng(self) -> None:
         self._random.reseed_rng()
 
+    def after_trial(
+        self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
+    ) -> None:
+        """Move this trial's proposal time and phase from :attr:`timings` onto the trial (user attributes
+        ``phase``, ``proposal_s``, unless already set), so the dict only ever holds unfinished trials."""
+        timing = self.timings.pop(trial.number, None)
+        if timing is not None and "phase" not in trial.user_attrs:
+            for key, value in timing.items():
+                study._storage.set_trial_user_attr(trial._trial_id, key, value)
+
     # -- data from the storage
-    def observations(self, study: optuna.Study) -> tuple[torch.Tensor, torch.Tensor, list[list[int]], set]:
-        """(X of complete trials, their objective values, X of running trials, excluded index tuples)."""
+    def observations(self, study: optuna.Study) -> Observations:
+        """What the study holds for this problem: complete, running and failed evaluations."""
         problem = self.problem
-        xs, ys, pending, excluded = [], [], [], set()
+        xs, ys, pending, failed, excluded = [], [], [], [], set()
         for t in study.get_trials(deepcopy=False):
             x = problem.encode(t.params)
             if x is None:
@@ -383,26 +618,32 @@ class MoboSampler(optuna.samplers.BaseSampler):
                 pending.append(x)
                 excluded.add(tuple(x))
             elif t.state == TrialState.FAIL and not _recyclable(t):
+                failed.append(x)
                 excluded.add(tuple(x))  # its evaluation failed; do not propose it again
-        x_t = torch.tensor(xs, dtype=torch.float64).reshape(-1, problem.dim)
-        y_t = torch.tensor(ys, dtype=torch.float64).reshape(-1, len(problem.objectives))
-        return x_t, y_t, pending, excluded
+        return Observations(
+            torch.tensor(xs, dtype=torch.float64).reshape(-1, problem.dim),
+            torch.tensor(ys, dtype=torch.float64).reshape(-1, len(problem.objectives)),
+            torch.tensor(pending, dtype=torch.float64).reshape(-1, problem.dim),
+            torch.tensor(failed, dtype=torch.float64).reshape(-1, problem.dim),
+            excluded,
+        )
 
     # -- proposals
     def propose(self, study: optuna.Study, number: int) -> tuple[list[int], str]:
         """Free-position indices for trial ``number`` and the phase that chose them."""
-        x, y, pending, excluded = self.observations(study)
+        obs = self.observations(study)
         rng = np.random.default_rng([self.config.seed, number])
         base = [0] * self.problem.dim
         if (
             self.config.include_baseline
-            and tuple(base) not in excluded
+            and tuple(base) not in obs.excluded
             and bool(self.problem.feasible(torch.tensor(base)))
         ):
             return base, "baseline"
-        if len(x) < self.config.n_initial:
-            return self._initial(number, excluded, rng), "initial"
-        return self._model_proposal(x, y, pending, excluded, rng), "model"
+        modelled_failures = len(obs.failed) if self.config.impute_failures else 0
+        if not len(obs.x) or len(obs.x) + modelled_failures < self.config.n_initial:
+            return self._initial(number, obs.excluded, rng), "initial"
+        return self._model_proposal(obs, rng), "model"
 
     def _initial(self, number: int, excluded: set, rng: np.random.Generator) -> list[int]:
         sobol = torch.quasirandom.SobolEngine(self.problem.dim, scramble=True, seed=self.config.seed)
@@ -414,64 +655,52 @@ class MoboSampler(optuna.samplers.BaseSampler):
             x = torch.tensor([int(rng.integers(0, k)) for k in self.problem.sizes])
         raise NasbenchError("mobo: could not find an unevaluated architecture within the budgets in 1000 draws")
 
-    def _model_proposal(
-        self, x: torch.Tensor, y: torch.Tensor, pending: list[list[int]], excluded: set, rng: np.random.Generator
-    ) -> list[int]:
-        from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
-        from botorch.acquisition.multi_objective.objective import GenericMCMultiOutputObjective
-        from botorch.sampling import SobolQMCNormalSampler
+    def training_data(self, obs: Observations) -> tuple[torch.Tensor, torch.Tensor]:
+        """The GP's training set: complete evaluations, and — with ``impute_failures`` — failed ones at the
+        worst observed value of each measured objective pushed out by ``failure_margin`` × its range.
+        Outputs are the measured objectives in maximisation form (−sign · value)."""
+        cols = [i for i, o in enumerate(self.problem.objectives) if o.kind == "measured"]
+        signs = torch.tensor([self.problem.objectives[i].sign for i in cols], dtype=torch.float64)
+        y = signs * obs.y[:, cols]  # minimisation form
+        if not (self.config.impute_failures and len(obs.failed)):
+            return obs.x, -y
+        worst = torch.as_tensor(reference_point(y.numpy(), self.config.failure_margin), dtype=torch.float64)
+        return torch.cat([obs.x, obs.failed]), -torch.cat([y, worst.expand(len(obs.failed), -1)])
 
+    def _model_proposal(self, obs: Observations, rng: np.random.Generator) -> list[int]:
         problem = self.problem
-        measured_cols = [i for i, o in enumerate(problem.objectives) if o.kind == "measured"]
         signs = torch.tensor([o.sign for o in problem.objectives], dtype=torch.float64)
-        y_max = -signs * y  # BoTorch maximises
-        model = self._fit(x, y_max[:, measured_cols])
-        if self.reference is not None:  # natural units → maximisation form
-            ref_max = -signs * torch.tensor(self.reference, dtype=torch.float64)
-        else:  # the nadir heuristic, computed in minimisation form
-            ref_max = -torch.as_tensor(reference_point((signs * y).numpy()))
-        objective = GenericMCMultiOutputObjective(self._objective_fn(measured_cols))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            acq = qLogNoisyExpectedHypervolumeImprovement(
-                model,
-                ref_point=ref_max.tolist(),
-                X_baseline=x,
-                objective=objective,
-                prune_baseline=True,
-                sampler=SobolQMCNormalSampler(torch.Size([self.config.mc_samples]), seed=int(rng.integers(2**31))),
-                X_pending=torch.tensor(pending, dtype=torch.float64) if pending else None,
-            )
-        front = x[torch.as_tensor(pareto_mask((signs * y).numpy()))].long()
-        return _OPTIMIZERS[self.config.optimizer](acq, problem, excluded, front, self.config, rng)
-
-    def _objective_fn(self, measured_cols: list[int]) -> Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]:
-        problem = self.problem
-
-        def fn(samples: torch.Tensor, X: torch.Tensor | None = None) -> torch.Tensor:
-            if X is None:
-                raise NasbenchError("mobo: the acquisition objective needs the candidate architectures")
-            full = problem.full(X)
-            columns, j = [], 0
-            for o in problem.objectives:
-                if o.kind == "measured":
-                    columns.append(samples[..., j])
-                    j += 1
-                else:
-                    exact = -o.sign * problem.additive[o.name].tensor(full).to(samples)
-                    columns.append(exact.expand(samples.shape[:-1]))
-            return torch.stack(columns, dim=-1)
-
-        return fn
+        model = self._fit(*self.training_data(obs))
+        if self.reference is not None:  # natural units → minimisation form
+            reference = signs * torch.tensor(self.reference, dtype=torch.float64)
+        else:  # the nadir heuristic over the complete evaluations
+            reference = torch.as_tensor(reference_point((signs * obs.y).numpy()), dtype=torch.float64)
+        inputs = AcquisitionInputs(
+            problem, model, obs.x, obs.y, obs.pending if len(obs.pending) else None, reference, self.config, rng
+        )
+        acq = _ACQUISITIONS[self.acquisition].build(inputs)
+        front = obs.x[torch.as_tensor(pareto_mask((signs * obs.y).numpy()))].long()
+        return _OPTIMIZERS[self.config.optimizer](acq, problem, obs.excluded, front, self.config, rng)
 
     def _fit(self, x: torch.Tensor, y: torch.Tensor):  # noqa: ANN202 (botorch model)
         from botorch.fit import fit_gpytorch_mll
         from botorch.models import MixedSingleTaskGP
         from gpytorch.mlls import ExactMarginalLogLikelihood
+        from gpytorch.priors import LogNormalPrior
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = MixedSingleTaskGP(x, y, cat_dims=list(range(x.shape[1])))
+            if self.config.lengthscale_prior:
+                # Without a prior, maximum likelihood on a few points drives most lengthscales to ~0: every
+                # unseen architecture then gets the prior mean and the acquisition follows the exact
+                # objective alone (e.g. straight into a failing region of fast architectures).
+                model.covar_module.base_kernel.register_prior(
+                    "lengthscale_prior",
+                    LogNormalPrior(0.0, 1.0),
+                    lambda m: m.lengthscale,
+                    lambda m, v: m._set_lengthscale(v),
+                )
             if self._hyper is not None:  # warm start from the previous fit: far fewer optimizer steps
                 with contextlib.suppress(RuntimeError):  # another number of outputs: keep the defaults
                     model.covar_module.load_state_dict(self._hyper["covar"])
@@ -545,6 +774,7 @@ def mobo(
             try:
                 values, metrics = _evaluate(problem, evaluator, arch)
             except KeyboardInterrupt:
+                study._storage.set_trial_system_attr(trial._trial_id, "nasbench_interrupted", True)
                 study.tell(trial, state=TrialState.FAIL)
                 raise
             except _EvaluationFailed as exc:
@@ -648,6 +878,7 @@ def _open_study(problem: Problem, storage: Any, name: str, sampler: MoboSampler)
 def _settings(cfg: MoboConfig, problem: Problem, storage: Any, study_name: str) -> dict[str, Any]:
     return {
         **asdict(cfg),
+        "acquisition_used": select_acquisition(problem, cfg.acquisition),
         "objectives": [o.name for o in problem.objectives],
         "directions": [o.direction for o in problem.objectives],
         "constraints": {name: bound for name, (_, bound) in problem.bounds.items()},
@@ -706,12 +937,17 @@ def result_from_study(
 
 __all__ = [
     "DEFAULT_OBJECTIVES",
+    "AcquisitionInputs",
     "MoboConfig",
     "MoboSampler",
+    "Observations",
     "Problem",
+    "StaircaseLogEHVI",
     "build_problem",
     "local_search",
     "mobo",
+    "register_acquisition",
     "register_optimizer",
     "result_from_study",
+    "select_acquisition",
 ]

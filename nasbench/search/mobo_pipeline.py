@@ -11,8 +11,9 @@ what is finished:
 4. **search** — :func:`~nasbench.search.mobo.mobo` over (PSNR drop, LUT latency) scored by the
    :class:`~nasbench.search.evaluator.TrainingFreeEvaluator` → ``study.journal`` (an interrupted search
    continues from it), ``history.csv``, ``result.json``, plots;
-5. **compare** — the selected (knee) architecture and the baseline trained with one budget, timed together
-   in onnxruntime and evaluated on the same images → ``baseline.pt/.onnx``, ``found.pt/.onnx``;
+5. **compare** — the selected (knee) architecture and the baseline fine-tuned with one budget (by default
+   from their stitched weights and from the teacher; ``compare.init``), timed together in onnxruntime and
+   evaluated on the same images → ``baseline.pt/.onnx``, ``found.pt/.onnx``;
 6. **summary** — ``summary.json`` (API.md "Run summaries"), the Pareto front with training-free quality.
 
 ``stages.json`` records what each finished stage was run with; resuming with other settings for a
@@ -38,7 +39,7 @@ from nasbench.cost import count_macs, count_params
 from nasbench.deploy import fold_batchnorm
 from nasbench.errors import ModelError, NasbenchError, known, suggest
 from nasbench.latency import LatencyTable, Protocol, measure_latencies
-from nasbench.search.evaluator import TrainingFreeEvaluator
+from nasbench.search.evaluator import RECALIBRATE, TrainingFreeEvaluator
 from nasbench.search.mobo import MoboConfig, mobo
 from nasbench.search.pareto import knee_point
 from nasbench.search.result import SearchResult
@@ -65,11 +66,16 @@ DEFAULTS: dict[str, Any] = {
     "teacher": {},
     "saliency": {"protect": 1, "rank_by": "aggregate"},
     "surrogates": {"fraction": 0.25},
+    "evaluator": {"recalibrate": "on_failure", "calibration_size": 64},
     "mobo": {},
     "selection": {"min_predicted_speedup": None},
+    "compare": {"init": "stitched"},
     "front": {"measure_latency": True},
 }
 REQUIRED = ("latency_input", "finetune")
+# Where the compare stage starts baseline and found: "stitched" (ours) — the baseline from the teacher, the
+# found network from its stitched teacher + surrogate weights; "scratch" — both from random initialisation.
+COMPARE_INIT = ("stitched", "scratch")
 # Arguments the pipeline sets itself, so a section may not.
 _OWNED = {"model", "train_data", "val_pairs", "checkpoint_dir", "resume", "progress", "log", "seed"}
 
@@ -84,10 +90,12 @@ _ALLOWED: dict[str, set[str] | None] = {
     "teacher": _arguments(finetune, _OWNED) | {"checkpoint"},
     "saliency": _arguments(saliency, _OWNED) | {"metrics", "protect", "rank_by"},
     "surrogates": _arguments(distill_surrogates, _OWNED | {"positions", "output"}),
+    "evaluator": {"recalibrate", "calibration_size"},
     # storage: where the study lives (default output/study.journal); several workers may share one.
     "mobo": _arguments(mobo, _OWNED | {"fixed", "input_size", "config", "output"})
     | ({f.name for f in fields(MoboConfig)} - _OWNED),
     "selection": {"min_predicted_speedup"},
+    "compare": {"init"},
     "front": {"measure_latency"},
     "finetune": _arguments(finetune, _OWNED),
 }
@@ -119,6 +127,15 @@ def resolve_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
                     f"settings: {section}.{option}: unknown option {known(sorted(allowed))}"
                     f"{suggest(str(option), allowed)}"
                 )
+    if cfg["evaluator"]["recalibrate"] not in RECALIBRATE:
+        raise NasbenchError(
+            f"settings: evaluator.recalibrate must be one of {', '.join(RECALIBRATE)}, "
+            f"got {cfg['evaluator']['recalibrate']!r}"
+        )
+    if cfg["compare"]["init"] not in COMPARE_INIT:
+        raise NasbenchError(
+            f"settings: compare.init must be one of {', '.join(COMPARE_INIT)}, got {cfg['compare']['init']!r}"
+        )
     if "steps" not in cfg["finetune"]:
         raise NasbenchError("settings: finetune.steps is missing (the budget both networks are trained with)")
     if ("steps" in cfg["teacher"]) == ("checkpoint" in cfg["teacher"]):
@@ -418,9 +435,13 @@ def mobo_pipeline(
     - ``teacher`` — ``steps`` and :func:`~nasbench.train.finetune` options, or ``checkpoint``: a path;
     - ``saliency`` — ``protect`` (k = 1), ``rank_by`` (``aggregate``) and :func:`saliency` options;
     - ``surrogates`` — :func:`distill_surrogates` options (``fraction`` 0.25);
+    - ``evaluator`` — :class:`TrainingFreeEvaluator` options ``recalibrate`` (``on_failure``) and
+      ``calibration_size`` (64 training crops re-estimate the BatchNorm statistics of a failing network);
     - ``mobo`` — :func:`~nasbench.search.mobo.mobo` options (objectives, constraints, reference_point,
       storage, study_name) and :class:`MoboConfig` fields (n_evaluations, n_initial, …);
     - ``selection`` — ``min_predicted_speedup`` (None: the knee; see :func:`select_architecture`);
+    - ``compare`` — ``init``: ``stitched`` (default: the found network starts from its stitched teacher +
+      surrogate weights, the baseline from the teacher) or ``scratch`` (both from random initialisation);
     - ``finetune`` — ``steps`` and finetune options: the budget of both baseline and found;
     - ``front`` — ``measure_latency`` (True) for the Pareto-front entries (:func:`front_entries`);
     - ``space``, ``threads`` — read by the recipe, recorded only.
@@ -445,7 +466,7 @@ def mobo_pipeline(
     surrogates, surrogate_info = _surrogates(space, teacher, protected, cfg, train, out, stages, progress)
 
     search_start = time.perf_counter()
-    evaluator = TrainingFreeEvaluator(space, teacher, surrogates, val)
+    evaluator = TrainingFreeEvaluator(space, teacher, surrogates, val, calibration=train, **cfg["evaluator"])
     result = mobo(
         space,
         evaluator,
@@ -462,7 +483,14 @@ def mobo_pipeline(
     result.architecture = found
 
     finetune_options = dict(cfg["finetune"])
-    compare_stamp = {"finetune": finetune_options, "found": str(found), "latency_input": size, "seed": cfg["seed"]}
+    init_rule = cfg["compare"]["init"]
+    compare_stamp = {
+        "finetune": finetune_options,
+        "found": str(found),
+        "latency_input": size,
+        "seed": cfg["seed"],
+        "init": init_rule,
+    }
     compared = stages.cached("compare", compare_stamp, strict=False)
     if compared is None or not all((out / f"{n}.onnx").is_file() for n in ("baseline", "found")):
         compare_start = time.perf_counter()
@@ -477,6 +505,11 @@ def mobo_pipeline(
             seed=cfg["seed"],
             progress=progress,
             output=out,
+            init=(
+                {"baseline": teacher.state_dict(), "found": surrogates.stitch(teacher, found).state_dict()}
+                if init_rule == "stitched"
+                else None
+            ),
             **{k: v for k, v in finetune_options.items() if k != "steps"},
         )
         compared = stages.record(
@@ -532,6 +565,7 @@ def mobo_pipeline(
 
 
 __all__ = [
+    "COMPARE_INIT",
     "DEFAULTS",
     "front_entries",
     "load_teacher",

@@ -1,17 +1,26 @@
-"""Evaluators: the training-free evaluator (stitched surrogates, PSNR drop, cache, teacher evaluated once),
-the Evaluator base class and FunctionEvaluator."""
+"""Evaluators: the training-free evaluator (stitched surrogates, PSNR drop, cache, teacher evaluated once;
+overflowing networks re-estimated or reported, never a silent NaN), the Evaluator base class and
+FunctionEvaluator."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 import nasbench
 from nasbench.errors import ModelError, NasbenchError
-from nasbench.search.evaluator import Evaluator, FunctionEvaluator, TrainingFreeEvaluator
+from nasbench.search.evaluator import (
+    Evaluator,
+    FunctionEvaluator,
+    NonFiniteEvaluation,
+    TrainingFreeEvaluator,
+    recalibrate_batchnorm,
+)
 from nasbench.search.surrogates import SurrogateError, Surrogates, distill_surrogates
 from nasbench.space import Architecture, SearchSpace
 from nasbench.train import CropDataset, builtin_images, evaluate, validation_pairs
@@ -139,6 +148,83 @@ def test_evaluator_refuses_what_does_not_fit(
     with pytest.raises(SurrogateError, match=r"no surrogate for \(middle\.0, naf_bn\)"):
         evaluator(space.baseline().replace(space, middle_0="naf_bn"))
     assert evaluator.misses == 0 and len(evaluator) == 0
+
+
+# ---------------------------------------------------------------------- overflowing stitched networks
+@pytest.fixture(scope="module")
+def crops() -> CropDataset:
+    return CropDataset(builtin_images("train"), 32, "noise", length=64, seed=0)
+
+
+@pytest.fixture(scope="module")
+def broken(surrogates: Surrogates) -> Surrogates:
+    """A copy of the surrogates whose enc1.0/naf_bn BatchNorm statistics are far off (mean 1e38): its
+    stitched network overflows, as stacked BN surrogates do when their statistics miss their real inputs."""
+    broken = copy.deepcopy(surrogates)
+    norms = [m for m in broken.blocks[("enc1.0", "naf_bn")].modules() if isinstance(m, _BatchNorm)]
+    assert norms, "naf_bn has BatchNorm layers"
+    with torch.no_grad():
+        for m in norms:
+            m.running_mean.fill_(1e38)
+    return broken
+
+
+def _arch(space: SearchSpace, label: str):  # noqa: ANN202
+    return space.baseline().replace(space, enc1_0=label)
+
+
+def test_never_recalibrating_raises_instead_of_returning_nan(space, teacher, broken, val) -> None:
+    evaluator = TrainingFreeEvaluator(space, teacher, broken, val, recalibrate="never")
+    with pytest.raises(NonFiniteEvaluation, match=r"enc1:naf_bn .*non-finite PSNR"):
+        evaluator(_arch(space, "naf_bn"))
+    with pytest.raises(NonFiniteEvaluation):  # the failure is cached like a result
+        evaluator(_arch(space, "naf_bn"))
+    assert (evaluator.misses, evaluator.hits, evaluator.recalibrated) == (1, 1, 0)
+
+
+def test_failing_network_is_recalibrated_by_default(space, teacher, broken, val, crops) -> None:
+    stored = copy.deepcopy(broken.blocks[("enc1.0", "naf_bn")].state_dict())
+    evaluator = TrainingFreeEvaluator(space, teacher, broken, val, calibration=crops)
+    result = evaluator(_arch(space, "naf_bn"))
+    assert all(math.isfinite(v) for v in result.values()) and evaluator.recalibrated == 1
+    after = broken.blocks[("enc1.0", "naf_bn")].state_dict()
+    assert all(torch.equal(stored[k], after[k]) for k in stored)  # the surrogates themselves are untouched
+    # A network that works is evaluated as it is: on_failure changes nothing for it.
+    plain = TrainingFreeEvaluator(space, teacher, broken, val, recalibrate="never")
+    assert evaluator(_arch(space, "conv_bn_relu")) == plain(_arch(space, "conv_bn_relu"))
+    assert evaluator.recalibrated == 1
+
+
+def test_always_recalibrating_re_estimates_every_substituted_network(space, teacher, broken, val, crops) -> None:
+    evaluator = TrainingFreeEvaluator(space, teacher, broken, val, recalibrate="always", calibration=crops)
+    assert evaluator(space.baseline())["psnr_drop_db"] == 0.0  # no substituted block: nothing to re-estimate
+    assert evaluator.recalibrated == 0
+    assert math.isfinite(evaluator(_arch(space, "naf_bn"))["psnr_db"])
+    assert math.isfinite(evaluator(_arch(space, "conv_bn_relu"))["psnr_db"])
+    assert evaluator.recalibrated == 2
+
+
+def test_recalibrate_batchnorm_sets_the_batch_statistics_of_the_chosen_layers() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4))
+    model.eval()
+    batches = [torch.randn(8, 3, 6, 6) * 3 + 1 for _ in range(2)]
+    assert recalibrate_batchnorm(model, batches, within=["1"]) == 1
+    features = torch.cat([model[0](b) for b in batches]).detach()
+    assert torch.allclose(model[1].running_mean, features.mean((0, 2, 3)), atol=1e-5)
+    assert torch.equal(model[3].running_mean, torch.zeros(4))  # outside `within`: untouched
+    assert model[1].momentum == 0.1 and not model.training
+    assert recalibrate_batchnorm(model, batches) == 2
+    assert not torch.equal(model[3].running_mean, torch.zeros(4))
+
+
+def test_bad_recalibration_settings_are_clear_errors(space, teacher, broken, val) -> None:
+    with pytest.raises(NasbenchError, match="recalibrate must be one of on_failure, always, never"):
+        TrainingFreeEvaluator(space, teacher, broken, val, recalibrate="sometimes")
+    with pytest.raises(NasbenchError, match="calibration_size must be an integer ≥ 1"):
+        TrainingFreeEvaluator(space, teacher, broken, val, calibration_size=0)
+    with pytest.raises(NasbenchError, match="calibration is empty"):
+        TrainingFreeEvaluator(space, teacher, broken, val, calibration=[])
 
 
 # ---------------------------------------------------------------------- the extension point

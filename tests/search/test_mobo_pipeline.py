@@ -160,6 +160,10 @@ def test_summary_json_follows_the_api(run, space, table) -> None:
     assert "training-free" in settings["pareto_front_quality"]
     teacher = settings["teacher_metrics"]
     assert teacher["source"] == "trained here: 20 steps" and math.isfinite(teacher["input_psnr_db"])
+    # Ours by default: the found network fine-tuned from its stitched weights, the baseline from the teacher.
+    assert settings["compare"] == {"init": "stitched"}
+    assert settings["evaluator"] == {"recalibrate": "on_failure", "calibration_size": 64}
+    assert json.loads((out / "stages.json").read_text())["compare"]["stamp"]["init"] == "stitched"
 
 
 def test_protected_position_keeps_its_original_block_everywhere(run, space) -> None:
@@ -263,6 +267,8 @@ def test_selection_rule_takes_the_knee_among_fast_enough_front_points(run, table
         ({"mobo": {"fixed": ["enc1.0"]}}, r"mobo\.fixed: unknown option"),
         ({"latency_input": [32]}, r"latency_input must be \[H, W\]"),
         ({"serach": {}}, "unknown key 'serach'"),
+        ({"compare": {"init": "teacher"}}, "compare.init must be one of stitched, scratch, got 'teacher'"),
+        ({"evaluator": {"recalibrate": "sometimes"}}, "evaluator.recalibrate must be one of on_failure, always, never"),
     ],
 )
 def test_bad_settings_name_the_key(change, message) -> None:
