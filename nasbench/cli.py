@@ -489,7 +489,14 @@ def _search_darts(args: argparse.Namespace) -> Any:
 
 def _mobo_arguments(parser: argparse.ArgumentParser) -> None:
     _search_arguments(parser)
-    parser.add_argument("--teacher", default=None, metavar="PT", help="weights of a trained baseline (else trained)")
+    _setting(
+        parser,
+        "--teacher",
+        "teacher",
+        type=lambda path: {"checkpoint": path},
+        metavar="PT",
+        help="weights of a trained baseline network (default: train it here, teacher.steps)",
+    )
     _setting(
         parser,
         "--latency-input",
@@ -544,18 +551,15 @@ def _check_search_mobo(settings: Mapping[str, Any]) -> None:
 def _search_mobo(args: argparse.Namespace) -> Any:
     from nasbench.latency import LatencyTable
     from nasbench.search.mobo_pipeline import mobo_pipeline
+    from nasbench.search.summary import format_summary
 
     settings = _resolved(args, _search_mobo_defaults(), _check_search_mobo)
     space = nasbench.load_space(args.space)
     table = LatencyTable.load(args.table)
-    if args.teacher:
-        settings["teacher"] = {"checkpoint": args.teacher}
     settings.setdefault("latency_input", list(table.input_size))
     result = mobo_pipeline(space, table, settings, args.output, resume=args.resume, extra_settings={"engine": "mobo"})
     if args.json:
         return result.summary
-    from nasbench.search.summary import format_summary
-
     print(format_summary(result.summary))
     print(f"artifacts: {args.output}; report: nasbench report {args.output}")
     return None

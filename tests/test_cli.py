@@ -182,6 +182,7 @@ finetune: {steps: 1, batch_size: 2}
 """
 
 
+@pytest.mark.slow  # the whole tiny MOBO pipeline: teacher, saliency, surrogates, 3 evaluations, comparison
 def test_search_mobo_with_a_sqlite_storage_then_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import optuna
 

@@ -46,17 +46,18 @@ def one_thread_session() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
+def _run(factory: pytest.TempPathFactory, pipeline, settings: dict, engine: str) -> Path:
+    out = factory.mktemp(f"{engine}_run")
+    space = nasbench.load_space("nafnet_tiny")
+    pipeline(space, LatencyTable.load(TABLE), settings, out, progress=False, extra_settings={"engine": engine})
+    return out
+
+
 @pytest.fixture(scope="session")
 def darts_run(tmp_path_factory, one_thread_session) -> Path:
-    out = tmp_path_factory.mktemp("darts_run")
-    space = nasbench.load_space("nafnet_tiny")
-    darts_pipeline(space, LatencyTable.load(TABLE), DARTS, out, progress=False, extra_settings={"engine": "darts"})
-    return out
+    return _run(tmp_path_factory, darts_pipeline, DARTS, "darts")
 
 
 @pytest.fixture(scope="session")
 def mobo_run(tmp_path_factory, one_thread_session) -> Path:
-    out = tmp_path_factory.mktemp("mobo_run")
-    space = nasbench.load_space("nafnet_tiny")
-    mobo_pipeline(space, LatencyTable.load(TABLE), MOBO, out, progress=False, extra_settings={"engine": "mobo"})
-    return out
+    return _run(tmp_path_factory, mobo_pipeline, MOBO, "mobo")

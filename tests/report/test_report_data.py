@@ -36,6 +36,7 @@ def test_latency_breakdown_sums_to_the_summary_prediction(darts_run: Path) -> No
     assert lat.input_size == [64, 64]
 
 
+@pytest.mark.slow  # builds the tiny MOBO run (teacher, saliency, surrogates, 3 evaluations)
 def test_pareto_and_hypervolume_of_a_mobo_run(mobo_run: Path) -> None:
     run = load_run(mobo_run)
     pareto = d.pareto_plot(run)
@@ -51,6 +52,7 @@ def test_pareto_and_hypervolume_of_a_mobo_run(mobo_run: Path) -> None:
     assert set(sal.protected) == set(run.summary["settings"]["protected"]) and len(sal.protected) == 9
 
 
+@pytest.mark.slow  # builds the tiny MOBO run (teacher, saliency, surrogates, 3 evaluations)
 def test_engine_specific_sections_say_why_they_are_left_out(darts_run: Path, mobo_run: Path) -> None:
     with pytest.raises(Omitted, match="not a mobo run"):
         d.pareto_plot(load_run(darts_run))

@@ -50,7 +50,9 @@ def _decoded(img: dict[str, str]) -> bytes:
     ("fixture", "figures", "omitted"),
     [
         ("darts_run", {"alpha", "latency breakdown"}, {"pareto", "hypervolume", "saliency", "front"}),
-        ("mobo_run", {"pareto front", "hypervolume", "latency breakdown", "saliency"}, {"alpha"}),
+        pytest.param(
+            "mobo_run", {"pareto front", "hypervolume", "latency breakdown", "saliency"}, {"alpha"}, marks=pytest.mark.slow
+        ),
     ],
 )
 def test_report_is_self_contained(fixture: str, figures: set[str], omitted: set[str], request) -> None:

@@ -60,6 +60,7 @@ def loaded_images(page: Path, tmp_path: Path) -> list[list]:
     return json.loads(match.group(1).replace("&quot;", '"').replace("&amp;", "&"))
 
 
+@pytest.mark.slow  # builds the tiny MOBO run
 def test_every_image_of_a_mobo_report_loads(mobo_run: Path, tmp_path: Path) -> None:
     report = write_report(mobo_run, tmp_path / "mobo.html")
     images = loaded_images(report.path, tmp_path)
