@@ -5,8 +5,8 @@
 Plots finished search folders (``SearchResult.save`` output: history.csv, result.json, summary.json): its own
 two runs, each made first when absent (``OWN_RUNS``) — ``runs/bench_payoff`` by
 ``examples/reproduce_deblur_mobo.py --scale tiny`` with a smaller budget (about 9 min on the shared 2-core
-machine) and ``runs/bench_payoff_darts`` by ``nasbench quickstart`` (DARTS, 3–7 min) — plus the folders given
-with ``--runs``. ``--quick`` trains nothing: it plots what exists.
+machine) and ``runs/bench_payoff_darts`` by ``nasbench quickstart`` (DARTS, 1 thread, a smaller budget, about
+8 min) — plus the folders given with ``--runs``. ``--quick`` trains nothing: it plots what exists.
 
 - Left panel, one per MOBO run: every evaluated architecture of the search — LUT-predicted latency (the
   run's table and size) against its training-free PSNR (the teacher with surrogate blocks stitched in, on the
@@ -45,6 +45,8 @@ OWN_RUNS = {
     ],
     Path("runs/bench_payoff_darts"): [
         sys.executable, "-m", "nasbench.cli", "quickstart", "--output", "runs/bench_payoff_darts",
+        "--set", "threads=1", "--set", "darts.steps=80", "--set", "darts.warmup_steps=30",
+        "--set", "finetune.steps=200",
     ],
 }
 
@@ -139,9 +141,10 @@ Left: every architecture each MOBO search evaluated — LUT-predicted latency ag
 (the teacher with distilled surrogate blocks, on the held-out photos; the values the search optimised), the
 baseline (■) and the selected network (★). Right: baseline and found after the same fine-tuning budget,
 measured onnxruntime latency against held-out PSNR, for every run with a comparison. The measured
-latencies are each run's own interleaved timing of its two networks at the size of its table; on a loaded
-machine they exceed the table's predictions (in brackets), and the speed-up is the ratio from that one
-measurement. Runs plotted:
+latencies are each run's own interleaved timing of its two networks at the size of its table; they differ
+from the table's predictions (in brackets) by the load of this shared machine when the table was profiled and
+when the networks were timed (other jobs ran throughout), so only ratios within one measurement compare: the
+speed-up is one. Runs plotted:
 
 {table(rows)}
 """
