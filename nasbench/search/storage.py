@@ -27,6 +27,7 @@ from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
 from nasbench.errors import NasbenchError
+from nasbench.train.checkpoint import process_alive
 
 WORKER_HOST = "nasbench_host"
 WORKER_PID = "nasbench_pid"
@@ -61,23 +62,13 @@ def mark_worker(study: optuna.Study, trial: optuna.Trial) -> None:
     study._storage.set_trial_system_attr(trial._trial_id, WORKER_PID, os.getpid())
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def reap_dead_trials(study: optuna.Study) -> list[int]:
     """Mark RUNNING trials of dead worker processes on this host as FAIL; returns their numbers."""
     host = socket.gethostname()
     reaped = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         pid = t.system_attrs.get(WORKER_PID)
-        if t.system_attrs.get(WORKER_HOST) != host or pid is None or pid == os.getpid() or _alive(int(pid)):
+        if t.system_attrs.get(WORKER_HOST) != host or pid is None or pid == os.getpid() or process_alive(int(pid)):
             continue
         try:
             study._storage.set_trial_system_attr(t._trial_id, "nasbench_reaped", True)

@@ -167,11 +167,12 @@ def _remove_stale_temporaries(path: Path) -> None:
     head, host = f".{path.name}.", socket.gethostname()
     for tmp in path.parent.glob(f"{glob.escape(head)}*.tmp"):
         parts = tmp.name[len(head) : -len(".tmp")].rsplit(".", 2)
-        if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and not _alive(int(parts[1])):
+        if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and not process_alive(int(parts[1])):
             tmp.unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host exists (a zombie counts as alive until it is waited for)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -181,4 +182,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-__all__ = ["atomic_write", "capture_rng_state", "load_checkpoint", "restore_rng_state", "save_checkpoint"]
+__all__ = [
+    "atomic_write",
+    "capture_rng_state",
+    "load_checkpoint",
+    "process_alive",
+    "restore_rng_state",
+    "save_checkpoint",
+]
