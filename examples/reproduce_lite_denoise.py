@@ -3,7 +3,7 @@
     python examples/reproduce_lite_denoise.py --scale tiny --output runs/lite_tiny     # ≤ 10 min, 2 cores
     python examples/reproduce_lite_denoise.py --scale paper --output runs/lite_paper   # HeavyDenoiseNet teacher
 
-A teacher (a zoo network; tiny: LiteDenoiseNet with 4.5× the students' steps, paper: HeavyDenoiseNet) is
+A teacher (a zoo network; tiny: LiteDenoiseNet with 4× the students' steps, paper: HeavyDenoiseNet) is
 trained on the built-in σ = 25 data, or reused from OUTPUT/teacher when it is already trained. Then two
 students of the ``lite_denoise`` space (by default its baseline, LiteDenoiseNet) are trained with the same
 initialisation, steps and crop schedule: one with α = 0.9 (teacher distillation), one with α = 0 (clean
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -190,7 +189,7 @@ def main() -> None:
     except NasbenchError as exc:
         if args.debug:
             raise
-        sys.exit(f"reproduce_lite_denoise: error: {exc}")
+        parser.exit(2, f"reproduce_lite_denoise: error: {exc}\n")
     print(report(summary))
     print(f"written to {args.output}")
 
