@@ -64,7 +64,8 @@ def main() -> None:
         predicted = sub["baseline"]["predicted_latency_ms"] / sub["found"]["predicted_latency_ms"]
         lines.append(
             f"- **{name}**: knee **{record['measured_speedup']:.2f}× faster** than the baseline (measured, timed "
-            f"together; LUT-predicted {predicted:.2f}×), PSNR {-record['trained_psnr_drop_db']:+.2f} dB after training with the same budget "
+            f"together; LUT-predicted {predicted:.2f}×), PSNR {-record['trained_psnr_drop_db']:+.2f} dB after "
+            "training with the same budget "
             f"(training-free estimate during the search: {-free['psnr_drop_db']:+.2f} dB); transformer blocks "
             f"{record['transformer_blocks']['baseline']} → {record['transformer_blocks']['found']}; "
             f"{record['evaluations']} evaluations; knee `{record['found']['architecture']}`."

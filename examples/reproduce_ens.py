@@ -34,8 +34,15 @@ from reproduce_ern_net import latency_table  # the shipped table when it matches
 import nasbench
 from nasbench.config import apply_overrides, set_value
 from nasbench.errors import NasbenchError
-from nasbench.search.mobo_pipeline import ARTIFACTS, STAGES_NAME, SURROGATES_DIR, TEACHER_NAME, mobo_pipeline
 from nasbench.search.mobo import build_problem
+from nasbench.search.mobo_pipeline import (
+    ARTIFACTS,
+    STAGES_NAME,
+    SURROGATES_DIR,
+    TEACHER_NAME,
+    mobo_pipeline,
+    resolve_settings,
+)
 from nasbench.search.objectives import additive_table, parse_objective
 from nasbench.search.result import SearchResult
 from nasbench.search.summary import format_summary
@@ -78,6 +85,16 @@ def split_searches(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
     if "objectives" in cfg.get("mobo", {}):
         raise NasbenchError("settings: mobo.objectives: set the objectives per search under searches")
     return cfg, out
+
+
+def search_settings(space: SearchSpace, cfg: Mapping[str, Any], name: str, objectives: list[str]) -> dict[str, Any]:
+    """The pipeline settings of search ``name``, checked (:func:`resolve_settings`): ``cfg`` with its objectives,
+    and, when the searches share a ``mobo.storage``, a study name of their own."""
+    out = set_value(cfg, "mobo.objectives", objectives)
+    if "storage" in out["mobo"]:
+        out = set_value(out, "mobo.study_name", f"{out['mobo'].get('study_name', f'mobo-{space.name}')}-{name}")
+    resolve_settings(out)
+    return out
 
 
 def check_fresh(output: Path, names: list[str]) -> None:
@@ -155,24 +172,25 @@ def run(
     names = list(searches)
     if not resume:
         check_fresh(output, names)
+    # Bad keys, objectives or constraints fail here, before the teacher is trained.
+    per_search = {name: search_settings(space, cfg, name, objectives) for name, objectives in searches.items()}
+    size = resolve_settings(per_search[names[0]])["latency_input"]
     output.mkdir(parents=True, exist_ok=True)
-    table = latency_table(space, list(cfg["latency_input"]), output)
-    for objectives in searches.values():  # bad objectives or constraints fail here, not after the teacher trained
-        build_problem(
-            space, objectives, table, constraints=cfg.get("mobo", {}).get("constraints"), input_size=cfg["latency_input"]
-        )
-    results: dict[str, SearchResult] = {}
+    table = latency_table(space, list(size), output)
     for name, objectives in searches.items():
+        constraints = per_search[name]["mobo"].get("constraints")
+        build_problem(space, objectives, table, constraints=constraints, input_size=size)
+    results: dict[str, SearchResult] = {}
+    for name in searches:
         folder, first = output / name, names[0]
         seeded = name != first and not (folder / STAGES_NAME).exists()
         if seeded:
             share_upstream(output / first, folder)
-        search_cfg = set_value(cfg, "mobo.objectives", objectives)
         extra = {"scale": scale, "search": name, "shared_stages_from": None if name == first else first}
         results[name] = mobo_pipeline(
             space,
             table,
-            search_cfg,
+            per_search[name],
             folder,
             resume=resume or seeded,
             progress=progress,

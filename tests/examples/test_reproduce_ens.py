@@ -143,6 +143,7 @@ def test_a_finished_run_is_refused_without_resume(run: Path) -> None:
         ("searches={ens: [psnr_drop_db]}", "mobo needs at least two objectives"),
         ("searches={ens: psnr_drop_db}", "searches.ens: expected a list of objective names"),
         ("mobo.objectives=[psnr_drop_db, latency_ms]", "set the objectives per search under searches"),
+        ("surrogates.fration=0.5", "surrogates.fration: unknown option"),
     ],
 )
 def test_bad_searches_give_one_line_before_any_work(
@@ -172,3 +173,17 @@ def test_share_upstream_copies_the_finished_stages(tmp_path: Path) -> None:
     assert load(target / "stages.json") == {k: records[k] for k in ("teacher", "saliency", "surrogates")}
     assert (target / "surrogates" / "surrogates.pt").read_bytes() == b"weights"
     assert (target / "teacher.pt").read_bytes() == b"teacher"
+
+
+def test_searches_sharing_a_storage_get_studies_of_their_own() -> None:
+    module = recipe_module()
+    space = nasbench.load_space("restormer_tiny")
+
+    def study_names(overrides: list[str]) -> dict[str, str | None]:
+        cfg, searches = module.split_searches(module.settings("tiny", overrides, None))
+        return {n: module.search_settings(space, cfg, n, o)["mobo"].get("study_name") for n, o in searches.items()}
+
+    shared = study_names(["mobo.storage=runs/ens/study.db"])
+    assert shared == {"ens": "mobo-restormer_tiny-ens", "ours": "mobo-restormer_tiny-ours"}
+    # Each search in its own directory and journal keeps the pipeline's default study name.
+    assert study_names([]) == {"ens": None, "ours": None}
