@@ -209,15 +209,41 @@ def test_fence_info_strings_are_known() -> None:
     assert not bad, f"unknown fence info strings (known: {sorted(known)}): {bad}"
 
 
-def _commands(text: str) -> list[list[str]]:
-    """The words after ``nasbench`` of every shell command in ``text`` that starts with ``nasbench``."""
+def _command_lines(text: str) -> list[str]:
+    """Every shell command in ``text`` that starts with ``nasbench`` (comments dropped, lines joined)."""
     text = re.sub(r"\\\n", " ", re.sub(r"#.*", "", text))  # comments are prose; join continued lines
-    found = []
-    for segment in re.split(r"&&|\|\||;|\||\n", text):
-        words = segment.split()
-        if words[:1] == ["nasbench"]:
-            found.append([w for w in words[1:3] if re.fullmatch(r"[a-z][a-z-]*", w)])
-    return found
+    return [seg.strip() for seg in re.split(r"&&|\|\||;|\||\n", text) if seg.split()[:1] == ["nasbench"]]
+
+
+def _commands(text: str) -> list[list[str]]:
+    """The command words after ``nasbench`` of every such command."""
+    return [[w for w in line.split()[1:3] if re.fullmatch(r"[a-z][a-z-]*", w)] for line in _command_lines(text)]
+
+
+def test_documented_shell_commands_parse() -> None:
+    """Every `nasbench ...` line of a shell block is accepted by the CLI's argument parser as written."""
+    import contextlib
+    import io
+    import shlex
+
+    from nasbench.cli import build_parser
+
+    parser = build_parser()
+    rejected = []
+    for path in doc_files():
+        for block in blocks(path):
+            if block.info not in {"bash", "sh", "console"}:
+                continue
+            for line in _command_lines(block.code):
+                err = io.StringIO()
+                try:
+                    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                        parser.parse_args(shlex.split(line)[1:])
+                except SystemExit as exc:
+                    if exc.code:
+                        reason = (err.getvalue().strip().splitlines() or ["?"])[-1]
+                        rejected.append(f"{path.relative_to(ROOT)}:{block.line}: {line}\n    {reason}")
+    assert not rejected, "documented commands the CLI rejects:\n" + "\n".join(rejected)
 
 
 def mentioned_commands() -> set[tuple[str, str]]:
@@ -248,21 +274,30 @@ def test_every_documented_cli_command_exists() -> None:
         command, _, sub = words.partition(" ")
         if command not in groups:
             unknown.append(f"{file}: nasbench {command}")
-        elif groups[command] and sub not in groups[command]:
+        elif groups[command] and sub and sub not in groups[command]:  # a bare group name is fine
             unknown.append(f"{file}: nasbench {words} (known: {', '.join(sorted(groups[command]))})")
     assert not unknown, "docs mention commands `nasbench --help` does not list:\n" + "\n".join(unknown)
 
 
 # Pages other work is writing at the same time; linked already. Remove an entry when its page lands.
-PENDING_PAGES = {
-    "docs/cli.md": "the CLI page (issue 7 §2)",
-    "docs/report.md": "the run-report page (issue 7 §3)",
-    "docs/reliability.md": "the reliability page (issue 9)",
-}
+PENDING_PAGES: dict[str, str] = {}
+
+
+def anchors(path: Path) -> set[str]:
+    """GitHub's heading anchors of a Markdown file (lower case, punctuation dropped, spaces → '-')."""
+    found: set[str] = set()
+    in_code = False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code and (match := re.match(r"#{1,6} +(.*)", line)):
+            slug = re.sub(r"[^\w\- ]", "", match.group(1).strip().lower()).replace(" ", "-")
+            found.add(slug if slug not in found else f"{slug}-1")
+    return found
 
 
 def test_relative_links_resolve() -> None:
-    """Every relative Markdown link points at an existing file (anchors are not checked)."""
+    """Every relative Markdown link points at an existing file, and its #anchor at a heading there."""
     broken, pending = [], set()
     for path in doc_files():
         text = path.read_text(encoding="utf-8")
@@ -275,9 +310,30 @@ def test_relative_links_resolve() -> None:
                 pending.add(name)
             elif not resolved.exists():
                 broken.append(f"{path.relative_to(ROOT)}: {target}")
+            elif "#" in target and resolved.suffix == ".md" and target.split("#", 1)[1] not in anchors(resolved):
+                broken.append(f"{path.relative_to(ROOT)}: {target} (no such heading)")
     assert not broken, "broken links:\n" + "\n".join(broken)
     landed = [name for name in pending if (ROOT / name).exists()]
     assert not landed, f"pages in PENDING_PAGES exist now; remove them from the list: {landed}"
+
+
+def test_mkdocs_nav_lists_every_page() -> None:
+    import yaml
+
+    def pages(node: object) -> list[str]:
+        if isinstance(node, str):
+            return [node]
+        if isinstance(node, dict):
+            return [p for v in node.values() for p in pages(v)]
+        return [p for v in node for p in pages(v)] if isinstance(node, list) else []
+
+    listed = pages(yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["nav"])
+    present = sorted(p.name for p in (ROOT / "docs").glob("*.md"))
+    assert sorted(listed) == sorted(set(listed)), "a page is listed twice in mkdocs.yml"
+    assert set(listed) == set(present), (
+        f"mkdocs.yml nav vs docs/: missing {sorted(set(present) - set(listed))}, "
+        f"unknown {sorted(set(listed) - set(present))}"
+    )
 
 
 # The contract of /work/shared/design/API.md ("everything listed is importable from the top-level
