@@ -88,8 +88,9 @@ for version in range(1, 10**6):
 
 
 def test_sigkill_during_checkpoint_writes(tmp_path: Path) -> None:
-    """A process that does nothing but replace an 8 MB checkpoint is killed: the file is always one whole
-    version, and the next write (here) removes the temporary file the dead writer may have left."""
+    """A process that does nothing but replace an 8 MB checkpoint is killed while a write is in progress: the
+    file is one whole version, and the next write (here) removes the temporary file the dead writer left
+    (unless its rename won the race against the kill)."""
     path = tmp_path / "c.pt"
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
@@ -97,6 +98,9 @@ def test_sigkill_during_checkpoint_writes(tmp_path: Path) -> None:
         for line in proc.stdout:
             if int(line) >= 3:
                 break
+        deadline = time.monotonic() + 30  # aim the kill at a write in progress: its temporary file exists
+        while not list(tmp_path.glob(".c.pt.*.tmp")) and time.monotonic() < deadline:
+            time.sleep(0.001)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()
