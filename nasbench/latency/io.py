@@ -76,7 +76,7 @@ def parse_table(path: str | Path) -> LatencyTable:
     metadata = data.get("metadata")
     if not isinstance(metadata, dict):
         raise LatencyTableError(f"{path}: metadata: expected a mapping")
-    table = LatencyTable(metadata, (size[0], size[1]))
+    table = LatencyTable(metadata, (size[0], size[1]), source=str(path))
     lines = text.splitlines()
 
     def where(section: str, i: int, row: object) -> str:

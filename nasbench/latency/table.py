@@ -134,6 +134,7 @@ class LatencyTable:
     input_size: tuple[int, int]
     blocks: dict[BlockKey, Entry] = field(default_factory=dict)
     skeletons: dict[SkeletonKey, Entry] = field(default_factory=dict)
+    source: str | None = field(default=None, compare=False, repr=False)  # the file it was loaded from
 
     # ------------------------------------------------------------------ prediction
     def resolve_size(self, input_size: Sequence[int] | None) -> tuple[int, int]:

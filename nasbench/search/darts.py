@@ -90,7 +90,8 @@ class LatencyCost:
         missing = table.missing(space, (h, w))
         if missing:
             raise NasbenchError(
-                f"latency table lacks {len(missing)} entries for space {space.name!r} at {h}×{w}, e.g. {missing[0]}"
+                f"{table.source or 'latency table'}: lacks {len(missing)} entries for space {space.name!r} at "
+                f"{h}×{w}, e.g. {missing[0]}"
             )
         self.constant = table.skeletons[skeleton_key(space, h, w)].median_ms
         self.vectors: dict[str, torch.Tensor] = {}
