@@ -188,6 +188,7 @@ def test_pages_not_yet_smoke_sized_are_still_listed_for_a_reason() -> None:
     assert not stale, f"remove from NOT_YET_SMOKE_SIZED (no runnable blocks left): {stale}"
 
 
+@pytest.mark.slow  # about 70 s of CPU on one core: every snippet of every page
 def test_every_python_block_runs() -> None:
     results = _child(files_with_code())
     failures = {name: r["error"] for name, r in results.items() if r["error"]}

@@ -84,6 +84,7 @@ def check_model(entry: dict, where: str) -> None:
     assert 0 < entry["psnr_db"] < 100 and -1 <= entry["ssim"] <= 1, where
 
 
+@pytest.mark.slow  # 20-40 s of CPU per recipe: a real subprocess through every stage
 @pytest.mark.parametrize("script", sorted(SMOKE))
 def test_recipe_runs_and_writes_the_summary(script: str, tmp_path: Path) -> None:
     summary = run_recipe(script, tmp_path / "out")
