@@ -123,7 +123,11 @@ def _network_arguments(parser: argparse.ArgumentParser, role: str, weights: str)
         f"{prefix}space", dest=f"{role}_space", default=None, metavar="NAME_OR_YAML", help=f"{role}: a search space"
     )
     parser.add_argument(
-        f"{prefix}arch", dest=f"{role}_arch", default=None, metavar="ARCH", help="architecture string (default: the baseline)"
+        f"{prefix}arch",
+        dest=f"{role}_arch",
+        default=None,
+        metavar="ARCH",
+        help="architecture string (default: the baseline)",
     )
     parser.add_argument(f"{prefix}weights", dest=f"{role}_weights", default=None, metavar="PT", help=weights)
 
@@ -544,8 +548,8 @@ def _check_search_mobo(settings: Mapping[str, Any]) -> None:
         "nasbench search mobo --space nafnet_tiny --table nasbench/profiles/tables/nafnet_tiny_64_t1.yaml "
         "--output runs/mobo --n-trials 40",
         "nasbench search mobo --space nafnet_tiny --table T.yaml --output runs/mobo --storage sqlite:///runs/mobo.db",
-        "nasbench search mobo --space nafnet_gopro --table T.yaml --output runs/gopro --config examples/deblur_mobo.yaml "
-        "--section paper --teacher teacher.pt",
+        "nasbench search mobo --space nafnet_gopro --table T.yaml --output runs/gopro "
+        "--config examples/deblur_mobo.yaml --section paper --teacher teacher.pt",
     ],
 )
 def _search_mobo(args: argparse.Namespace) -> Any:

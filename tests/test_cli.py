@@ -192,7 +192,8 @@ def test_search_mobo_with_a_sqlite_storage_then_report(tmp_path: Path, capsys: p
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        argv = ["search", "mobo", "--space", "nafnet_tiny", "--table", "nasbench/profiles/tables/nafnet_tiny_64_t1.yaml"]
+        table = "nasbench/profiles/tables/nafnet_tiny_64_t1.yaml"
+        argv = ["search", "mobo", "--space", "nafnet_tiny", "--table", table]
         argv += ["--output", str(tmp_path / "run"), "--config", str(config), "--storage", storage]
         assert main([*argv, "--n-trials", "3", "--json"]) == 0
     finally:

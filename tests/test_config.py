@@ -24,7 +24,8 @@ def test_layers_in_order(tmp_path: Path) -> None:
     cfg = build_config(
         DEFAULTS, check, path, flags={"darts.mu": ("--mu", 2.0)}, overrides=["darts.mu=1.5", "data.crop=[8, 8]"]
     )
-    assert cfg == {"space": "nafnet_tiny", "darts": {"steps": 50, "mu": 1.5}, "data": {"task": "denoise", "crop": [8, 8]}}
+    assert cfg["space"] == "nafnet_tiny" and cfg["darts"] == {"steps": 50, "mu": 1.5}
+    assert cfg["data"] == {"task": "denoise", "crop": [8, 8]}
     assert DEFAULTS["darts"] == {"steps": 10, "mu": 0.5}  # defaults untouched
 
 
@@ -32,7 +33,7 @@ def test_sections_of_a_file(tmp_path: Path) -> None:
     path = tmp_path / "scales.yaml"
     path.write_text("tiny: {darts: {steps: 5}}\npaper: {darts: {steps: 5000}}\n")
     assert build_config(DEFAULTS, check, path, section="paper")["darts"]["steps"] == 5000
-    with pytest.raises(NasbenchError, match=r"scales.yaml: no section 'papr' \(known: tiny, paper\); did you mean 'paper'"):
+    with pytest.raises(NasbenchError, match=r"scales.yaml: no section 'papr' \(known: tiny, paper\); did you mean"):
         read_config(path, "papr")
 
 
@@ -40,7 +41,7 @@ def test_sections_of_a_file(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("darts: {muu: 1}\n", r"run.yaml: settings: darts.muu: unknown option \(known: mu, steps\); did you mean 'mu'"),
-        ("dart: {mu: 1}\n", r"run.yaml: settings: dart: unknown key \(known: darts, data, space\); did you mean 'darts'"),
+        ("dart: {mu: 1}\n", r"run.yaml: settings: dart: unknown key \(known: darts, data, space\); did you mean"),
         ("darts: 3\n", r"run.yaml: settings: darts must be a mapping of options, got 3"),
         ("- a\n- b\n", r"run.yaml: a configuration must be a mapping of settings, got list"),
         ("darts: {mu: [1\n", r"run.yaml: line \d+: not valid YAML"),
@@ -62,7 +63,8 @@ def test_bad_overrides_name_the_item() -> None:
     with pytest.raises(NasbenchError, match=r"space is a value \('nafnet_tiny'\), not a section"):
         apply_overrides(DEFAULTS, ["space.width=3"])
     with pytest.raises(NasbenchError, match=r"--mu x: settings: darts.mu"):
-        build_config(DEFAULTS, lambda c: check_keys(c, {**ALLOWED, "darts": {"steps"}}), flags={"darts.mu": ("--mu", "x")})
+        only_steps = {**ALLOWED, "darts": {"steps"}}
+        build_config(DEFAULTS, lambda c: check_keys(c, only_steps), flags={"darts.mu": ("--mu", "x")})
     with pytest.raises(NasbenchError, match=r"missing.yaml: cannot read the configuration"):
         read_config("missing.yaml")
 

@@ -81,19 +81,22 @@ def latency_figure(data: LatencyBreakdown) -> bytes:
         bottom = 0.0
         for part_index, (part, ms) in enumerate(zip(data.parts, data.predicted[name])):
             label = part if name_index == 0 else None
-            ax.bar(x[name_index] - 0.18, ms, 0.34, bottom=bottom, color=cmap(part_index % 20), label=label, ec="w", lw=0.4)
+            colour = cmap(part_index % 20)
+            ax.bar(x[name_index] - 0.18, ms, 0.34, bottom=bottom, color=colour, label=label, ec="w", lw=0.4)
             block = data.blocks[name][part_index]
             if ms > 0.04 * max(data.predicted_total(n) for n in NAMES) and block:
                 ax.text(x[name_index] - 0.18, bottom + ms / 2, block, ha="center", va="center", fontsize=6)
             bottom += ms
         measured = data.measured[name]
         if measured is not None:
-            ax.bar(x[name_index] + 0.18, measured, 0.3, color="0.35", label="measured (onnxruntime)" if name_index == 0 else None)
+            label = "measured (onnxruntime)" if name_index == 0 else None
+            ax.bar(x[name_index] + 0.18, measured, 0.3, color="0.35", label=label)
             ax.text(x[name_index] + 0.18, measured, f"{measured:.1f}", ha="center", va="bottom", fontsize=8)
         ax.text(x[name_index] - 0.18, bottom, f"{bottom:.1f}", ha="center", va="bottom", fontsize=8)
     size = "×".join(map(str, data.input_size)) if data.input_size else "the table's size"
     ax.set_xticks(x, [f"{n}\npredicted | measured" for n in NAMES])
-    ax.set(ylabel="latency (ms)", title=f"latency per part at {size} px: predicted from the table (stacked) and measured")
+    title = f"latency per part at {size} px: predicted from the table (stacked) and measured"
+    ax.set(ylabel="latency (ms)", title=title)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _png(fig)
 

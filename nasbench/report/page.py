@@ -89,7 +89,9 @@ register_section(
     "hypervolume", "Hypervolume history", d.hypervolume_history, lambda x: image(f.hypervolume_figure(x), "hypervolume")
 )
 register_section("latency", "Latency per position", d.latency_breakdown, _latency)
-register_section("saliency", "Saliency per position", d.saliency_bars, lambda x: image(f.saliency_figure(x), "saliency"))
+register_section(
+    "saliency", "Saliency per position", d.saliency_bars, lambda x: image(f.saliency_figure(x), "saliency")
+)
 register_section("front", "Pareto-front networks", d.front_table, table)
 register_section("settings", "Settings", d.settings_table, table)
 

@@ -51,7 +51,10 @@ def _decoded(img: dict[str, str]) -> bytes:
     [
         ("darts_run", {"alpha", "latency breakdown"}, {"pareto", "hypervolume", "saliency", "front"}),
         pytest.param(
-            "mobo_run", {"pareto front", "hypervolume", "latency breakdown", "saliency"}, {"alpha"}, marks=pytest.mark.slow
+            "mobo_run",
+            {"pareto front", "hypervolume", "latency breakdown", "saliency"},
+            {"alpha"},
+            marks=pytest.mark.slow,
         ),
     ],
 )
