@@ -95,8 +95,8 @@ def latency_figure(data: LatencyBreakdown) -> bytes:
         ax.text(x[name_index] - 0.18, bottom, f"{bottom:.1f}", ha="center", va="bottom", fontsize=8)
     size = "×".join(map(str, data.input_size)) if data.input_size else "the table's size"
     ax.set_xticks(x, [f"{n}\npredicted | measured" for n in NAMES])
-    title = f"latency per part at {size} px: predicted from the table (stacked) and measured"
-    ax.set(ylabel="latency (ms)", title=title)
+    ax.set_ylabel("latency (ms)")
+    ax.set_title(f"latency per part at {size} px: table prediction (stacked), measured total", fontsize=10)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _png(fig)
 
