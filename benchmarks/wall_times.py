@@ -8,10 +8,11 @@
    with the number of entries, wall seconds and seconds per entry. The big spaces (nafnet_sidd, restormer)
    take minutes; profile them with ``--profile nafnet_sidd:256`` when the machine is free.
    ``--quick`` profiles nafnet_tiny at 64² with 2 rounds instead of 5 and prints only.
-2. Recipe wall times: every ``summary.json`` under ``runs/`` (two levels) or the ``--runs`` folders, with the
-   recipe's recorded ``settings.wall_time_s`` (profiling included when the recipe profiled) and, for the
-   MOBO pipeline, its ``stage_seconds``. Nothing is re-run: recipes take 8–30 min here; this collects what
-   earlier runs recorded and names the folder each number comes from.
+2. Recipe wall times: every ``summary.json`` (two levels down) in the folders the benchmark scripts' recipe
+   runs write (``RECIPE_RUNS``; ``--runs`` adds others, e.g. ``--runs runs`` for everything), with the
+   recipe's recorded ``settings.wall_time_s`` (profiling included when the recipe profiled), its budget and,
+   for the MOBO pipeline, its ``stage_seconds``. Nothing is re-run: recipes take 8–30 min here; this collects
+   what earlier runs recorded and names the folder each number comes from. run_all.py runs this last.
 
 The 1-minute load average before and after each profile is printed with it: the machine is shared and a
 loaded machine inflates both figures.
@@ -33,6 +34,14 @@ import nasbench
 from nasbench.latency import LatencyTable, Protocol
 
 DEFAULT_PROFILES = ("nafnet_tiny:64", "restormer_tiny:64", "lite_denoise:256")
+# Where the benchmark scripts' recipe runs land (their default --output), relative to the repository.
+RECIPE_RUNS = (
+    "runs/bench_ern_net",  # ern_net.py: the ERN-Net DARTS recipe, --scale tiny
+    "runs/bench_lite_denoise",  # lite_denoise.py: the LiteDenoiseNet distillation recipe
+    "runs/ens_tiny",  # ens.py: the ENS recipe (two MOBO searches)
+    "runs/bench_payoff",  # payoff_plot.py: the deblurring MOBO recipe, smaller budget
+    "runs/bench_payoff_darts",  # payoff_plot.py: nasbench quickstart (DARTS), smaller budget
+)
 
 
 def profile_cost(spec: str, protocol: Protocol) -> dict[str, Any]:
@@ -71,7 +80,7 @@ def recipe_runs(folders: list[Path]) -> list[dict[str, Any]]:
             "run folder": os.path.relpath(summary_path.parent, ROOT),
             "engine": engine,
             "space": settings.get("space", summary.get("space", "?")),
-            "scale": settings.get("scale", "?"),
+            "scale": settings.get("scale", "—"),
             "budget": _budget(settings),
             "wall time": f"{settings['wall_time_s'] / 60:.1f} min",
             "stages (s)": ", ".join(f"{k} {v}" for k, v in stages.items()) or "not recorded",
@@ -97,7 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="nafnet_tiny at 64², 2 rounds; writes no docs")
     parser.add_argument("--profile", nargs="*", default=None, metavar="SPACE:SIZE")
-    parser.add_argument("--runs", nargs="*", type=Path, default=None, help="folders to collect (default runs/)")
+    parser.add_argument("--runs", nargs="*", type=Path, default=[], help="more folders to collect from")
     args = parser.parse_args()
     specs = args.profile if args.profile is not None else (["nafnet_tiny:64"] if args.quick else DEFAULT_PROFILES)
     protocol = Protocol(rounds=2) if args.quick else Protocol()
@@ -105,7 +114,7 @@ def main() -> None:
     for spec in specs:
         profiles.append(profile_cost(spec, protocol))
         print(profiles[-1], flush=True)
-    runs = recipe_runs([ROOT / p for p in (args.runs or [Path("runs")])])
+    runs = recipe_runs([ROOT / p for p in (*RECIPE_RUNS, *args.runs)])
     which = "the default Protocol but 2 rounds" if args.quick else "the default Protocol"
     body = f"""
 **Profiling cost** — `LatencyTable.profile` from an empty work dir, {protocol.rounds} rounds × {protocol.runs} runs
@@ -118,7 +127,8 @@ build time of nafnet_sidd at 256² (`benchmarks/latency_tables.py`).
 
 **Recipe wall times** — recorded by the recipes themselves (`settings.wall_time_s` in each summary.json,
 from the start of the recipe, profiling included when it profiled; `stage_seconds` where the pipeline
-records them). Not re-run here.
+records them). Not re-run here; folders: the recipe runs of the benchmark scripts that exist
+({", ".join(f"`{r}`" for r in RECIPE_RUNS)}){" and " + ", ".join(f"`{r}`" for r in args.runs) if args.runs else ""}.
 
 {table(runs) if runs else "(no summary.json with a wall time under the folders searched)"}
 """
