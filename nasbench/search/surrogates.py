@@ -15,11 +15,10 @@ position. See docs/surrogates.md.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-import os
 import random
-import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -39,7 +38,13 @@ from nasbench.blocks.registry import block_info, create_block
 from nasbench.errors import ModelError, NasbenchError, known, suggest
 from nasbench.registry import Registry
 from nasbench.space import Architecture, Candidate, Position, SearchSpace
-from nasbench.train.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from nasbench.train.checkpoint import (
+    atomic_write,
+    capture_rng_state,
+    load_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+)
 from nasbench.train.errors import TrainingError
 from nasbench.train.loop import ADAMW_BETAS, Loss, StepBatches, get_loss, list_losses, lr_factor, optimizer_step
 
@@ -313,7 +318,7 @@ class Surrogates:
             for name, tensor in block.state_dict().items()
         }
         save_checkpoint(out / WEIGHTS_NAME, weights)
-        _write_atomic(out / TABLE_NAME, self.errors().to_csv(index=False))
+        _write_text(out / TABLE_NAME, self.errors().to_csv(index=False))
         entries = []
         for key in self.blocks:
             candidate = self.space.position(key[0]).candidate(key[1])
@@ -334,8 +339,11 @@ class Surrogates:
             "space": self.space.to_dict(),
             "surrogates": entries,
             "settings": self.settings,
+            # The manifest is written last and names the weights it belongs to, so a save killed between
+            # the files leaves a directory that load() refuses instead of one that mixes two saves.
+            "weights_sha256": _sha256(out / WEIGHTS_NAME),
         }
-        _write_atomic(out / MANIFEST_NAME, json.dumps(manifest, indent=2, default=list) + "\n")
+        _write_text(out / MANIFEST_NAME, json.dumps(manifest, indent=2, default=list) + "\n")
         return out
 
     @classmethod
@@ -366,6 +374,12 @@ class Surrogates:
             )
         if not (folder / WEIGHTS_NAME).is_file():
             raise SurrogateError(f"{folder / WEIGHTS_NAME}: missing; the weights belong next to {MANIFEST_NAME}")
+        expected = manifest.get("weights_sha256")
+        if expected is not None and expected != _sha256(folder / WEIGHTS_NAME):
+            raise SurrogateError(
+                f"{folder / WEIGHTS_NAME}: not the weights {MANIFEST_NAME} was written with "
+                "(an interrupted or mixed save); distill the surrogates again"
+            )
         weights = load_checkpoint(folder / WEIGHTS_NAME)
         blocks: dict[Key, nn.Module] = {}
         history: dict[Key, list[float]] = {}
@@ -749,15 +763,16 @@ def _shape(shape: Sequence[int]) -> str:
     return "×".join(map(str, shape)) or "scalar"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 __all__ = [

@@ -375,6 +375,19 @@ def test_load_refuses_missing_or_foreign_directories(distilled: Surrogates, tmp_
         Surrogates.load(folder, redefined)
 
 
+def test_load_refuses_weights_of_another_save(distilled: Surrogates, tmp_path: Path) -> None:
+    """A save killed between its files (new weights, old manifest) must not load as a mix of two saves."""
+    folder = distilled.save(tmp_path / "s")
+    weights = torch.load(folder / "surrogates.pt", weights_only=True)
+    key = next(iter(weights))
+    weights[key] = weights[key] + 1.0
+    torch.save(weights, folder / "surrogates.pt")
+    with pytest.raises(SurrogateError, match=r"surrogates\.pt: not the weights surrogates\.json was written with"):
+        Surrogates.load(folder, distilled.space)
+    distilled.save(folder)  # a complete save repairs the directory
+    assert Surrogates.load(folder, distilled.space).blocks.keys() == distilled.blocks.keys()
+
+
 def test_surrogates_check_their_blocks(space: SearchSpace) -> None:
     with pytest.raises(SurrogateError, match="candidate 'naf_bn' is block 'naf_bn' \\(NAFBNBlock\\)"):
         Surrogates(space, {("enc1.0", "naf_bn"): nasbench.create_block("naf_lite", 16)})
