@@ -48,11 +48,7 @@ NO_RUN: dict[tuple[str, str], str] = {
 
 # Pages other work owns whose snippets are not smoke-sized yet; their blocks are not run until the
 # entry is removed. Every entry must still have runnable blocks (else it is stale).
-NOT_YET_SMOKE_SIZED: dict[str, str] = {
-    "docs/mobo.md": "its first example calls an evaluator whose body is `...` (undefined `drop`), 100 evaluations",
-    "docs/distillation.md": "its example uses undefined `student`, `teacher`, `train_crops` and 4000 steps",
-    "docs/recipes-deblur.md": "its example runs the tiny recipe's full settings (600-step teacher): minutes",
-}
+NOT_YET_SMOKE_SIZED: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
