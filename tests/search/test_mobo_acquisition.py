@@ -148,8 +148,9 @@ def test_failed_evaluations_enter_the_training_set_at_a_bad_value(space, table) 
     assert off[0].shape == (5, 11)
 
 
-# Measured with this test's problem: without failure imputation and the lengthscale prior, 22 of 22
-# model proposals failed; with both, 10 of 24 (a random proposal fails with probability 7/16).
+# Measured with this test's problem (model proposals that failed): neither failure imputation nor the
+# lengthscale prior 22 of 22; the prior alone 22 of 22; imputation alone 22 of 24; both 10 of 24 (a random
+# proposal fails with probability 7/16).
 FAILING_TRIALS, MAX_MODEL_FAILURES = 30, 15
 
 
