@@ -152,13 +152,13 @@ def test_ort_layout_optimisation_reports_unattributed_time(space, onnx_model, tm
 def test_ort_position_without_nodes_is_an_error(space, onnx_model, tmp_path) -> None:
     path = ort_profile(onnx_model, tmp_path, "ORT_ENABLE_EXTENDED")
     renamed = tmp_path / "renamed.json"
-    renamed.write_text(path.read_text().replace('"dec1.0/', '"renamed/').replace('"enc1.0/', '"renamed/'))
-    # the two full-resolution positions' nodes now carry an unknown prefix (well over 10 % of the time):
-    # a warning about unattributed time, then the error.
+    renamed.write_text(re.sub(r'"(enc|dec)[12]\.\d+/', '"renamed/', path.read_text()))
+    # the positions of the two finest levels now carry an unknown prefix — most of the node time, so well over
+    # the 10 % warning share even when a loaded machine skews single nodes: a warning, then the error.
     with (
         pytest.warns(UserWarning, match="carries no position prefix"),
         pytest.raises(
-            LatencyTableError, match=r"renamed\.json: nothing in the profile is attributed to position (enc|dec)1\.0"
+            LatencyTableError, match=r"renamed\.json: nothing in the profile is attributed to position (enc|dec)[12]\.\d+"
         ),
     ):
         import_profile(renamed, "ort_json", space, space.random(0), SIZE, skip_runs=WARMUP)
