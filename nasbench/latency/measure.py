@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,15 +27,26 @@ class LatencyMeasurement:
 
 
 def measure_latencies(
-    models: dict[str, nn.Module], input_size: Sequence[int], protocol: Protocol | None = None, **protocol_overrides: Any
+    models: Mapping[str, nn.Module | str | Path],
+    input_size: Sequence[int],
+    protocol: Protocol | None = None,
+    **protocol_overrides: Any,
 ) -> dict[str, LatencyMeasurement]:
-    """Time several networks *together*, interleaved, so their ratio is fair on a shared machine."""
+    """Time several networks *together*, interleaved, so their ratio is fair on a shared machine.
+
+    Each value is a network (exported here) or the path of an ONNX file already exported at ``input_size``.
+    """
     protocol = Protocol(**{**(protocol or Protocol()).to_dict(), **protocol_overrides})
     shape = input_shape(input_size)
     settings = {**runtime_info(protocol), **protocol.to_dict(), "input_size": list(shape)}
     with tempfile.TemporaryDirectory(prefix="nasbench-latency-") as tmp:
         sessions = {
-            name: TimedSession(export_onnx(model, Path(tmp) / f"{i}.onnx", shape, opset=protocol.opset), protocol)
+            name: TimedSession(
+                Path(model)
+                if isinstance(model, str | Path)
+                else export_onnx(model, Path(tmp) / f"{i}.onnx", shape, opset=protocol.opset),
+                protocol,
+            )
             for i, (name, model) in enumerate(models.items())
         }
         samples = time_interleaved(sessions, protocol)

@@ -57,7 +57,8 @@ def compare_architectures(
         )
     h, w = latency_table.resolve_size(input_size)
     shape = (1, space.backbone_config.in_channels, h, w)
-    trained = {}
+    protocol = protocol or Protocol(**latency_table.metadata.get("protocol", {}))
+    timed: dict[str, nn.Module | Path] = {}
     out: dict[str, dict[str, Any]] = {}
     for name, arch in architectures.items():
         torch.manual_seed(seed)
@@ -68,11 +69,12 @@ def compare_architectures(
             model, train_data, val_pairs, steps=finetune_steps, seed=seed, progress=progress, **finetune_options
         )
         model = fold_batchnorm(result.model).eval()
-        trained[name] = model
+        timed[name] = model
         if output is not None:
             Path(output).mkdir(parents=True, exist_ok=True)
             torch.save(model.state_dict(), Path(output) / f"{name}.pt")
-            export_onnx(model, Path(output) / f"{name}.onnx", shape)
+            # The written file is the one timed below: one export per network, not two.
+            timed[name] = export_onnx(model, Path(output) / f"{name}.onnx", shape, opset=protocol.opset)
         quality = evaluate(model, val_pairs)
         out[name] = {
             "architecture": str(arch),
@@ -83,9 +85,7 @@ def compare_architectures(
             "psnr_db": quality["psnr_db"],
             "ssim": quality["ssim"],
         }
-    for name, measurement in measure_latencies(
-        trained, shape, protocol or Protocol(**latency_table.metadata.get("protocol", {}))
-    ).items():
+    for name, measurement in measure_latencies(timed, shape, protocol).items():
         out[name]["latency_ms"] = measurement.median_ms
     return out
 
