@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nasbench.blocks.norms import LayerNorm2d
 from nasbench.blocks.registry import register_block
 from nasbench.blocks.restormer import GDFN
 
@@ -183,7 +184,7 @@ def _to_seq(maps: Sequence[torch.Tensor], transposes: Sequence[bool]) -> torch.T
     return torch.cat(seqs, dim=0) if len(seqs) > 1 else seqs[0]
 
 
-class ChannelLayerNorm(nn.Module):
+class ChannelLayerNorm(LayerNorm2d):
     """LayerNorm over the channels of N×C×H×W at every pixel (the same function as ``LayerNorm2d``).
 
     Written for onnxruntime's CPU kernels, whose ReduceMean over a non-innermost axis is about 10× slower
@@ -193,12 +194,6 @@ class ChannelLayerNorm(nn.Module):
     """
 
     SMALL_MAP = 64
-
-    def __init__(self, channels: int, eps: float = 1e-6) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(channels))
-        self.bias = nn.Parameter(torch.zeros(channels))
-        self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
