@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 from torch import nn
 
@@ -122,6 +123,12 @@ class SearchSpace:
     def _check_candidate(candidate: Candidate, channels: int, where: Where) -> None:
         try:
             check_options(candidate.block, candidate.kwargs)
+            params = _meta_parameter_count(candidate.block, channels, candidate.kwargs)
+            if params is not None and params > MAX_BLOCK_PARAMS:
+                raise BlockError(
+                    f"block {candidate.block!r} (channels={channels}, options={dict(candidate.kwargs)}) would have "
+                    f"{params:,} parameters (limit {MAX_BLOCK_PARAMS:,}); check its options"
+                )
             create_block(candidate.block, channels, **candidate.kwargs)
         except BlockError as exc:
             raise where.error(str(exc)) from None
@@ -384,4 +391,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
+#: Candidates are built once to validate a space; a block beyond this many parameters (4 GiB of float32)
+#: is refused first, counted on the meta device, so an absurd option (ffn_expansion=1e9) cannot exhaust memory.
+MAX_BLOCK_PARAMS = 2**30
+
+
+def _meta_parameter_count(block: str, channels: int, options: Mapping[str, Any]) -> int | None:
+    """Parameters of ``block`` built on the meta device (no memory); None when it cannot be built there."""
+    try:
+        with torch.device("meta"):
+            module = block_info(block).cls(channels, **options)
+    except Exception:  # the real construction below reports the error
+        return None
+    return sum(p.numel() for p in module.parameters())
+
+
 __all__ = ["SearchSpace", "Candidate", "Position", "freeze"]
+

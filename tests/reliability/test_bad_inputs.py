@@ -425,3 +425,12 @@ def test_teacher_of_another_space_for_surrogates() -> None:
     with pytest.raises(nasbench.ModelError) as info:
         check_teacher(space, other)
     assert "are not those of space 'nafnet_tiny'" in _one_line(info)
+
+
+def test_an_absurd_block_option_is_refused_before_it_allocates() -> None:
+    """Validating a space builds its candidates once; ffn_expansion=1e7 would need ≈ 40 GB of weights."""
+    spec = nasbench.load_space("restormer_tiny").to_dict()
+    spec["backbone"]["ffn_expansion"] = 1e7
+    with pytest.raises(nasbench.SpaceError, match=r"^p\.yaml: candidates\.0: block 'restormer' .* would have "
+                       r"10,560,001,521 parameters \(limit 1,073,741,824\); check its options$"):
+        nasbench.SearchSpace.from_dict(spec, source="p.yaml")

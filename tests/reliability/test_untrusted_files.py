@@ -7,6 +7,8 @@ payload running.
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -146,6 +148,11 @@ def test_surrogates_load_refuses_it(evil: tuple[Path, Path], tmp_path: Path) -> 
         space, teacher, killable._crops(), steps=1, batch_size=2, positions=["enc1.0"], eval_batches=1, progress=False
     ).save(folder)
     path.replace(folder / WEIGHTS_NAME)
+    # Record the malicious file's digest in the manifest, as a crafted directory would, so that loading gets
+    # past the digest check to the unpickler, which must refuse it.
+    manifest = json.loads((folder / "surrogates.json").read_text(encoding="utf-8"))
+    manifest["weights_sha256"] = hashlib.sha256((folder / WEIGHTS_NAME).read_bytes()).hexdigest()
+    (folder / "surrogates.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises((TrainingError, SurrogateError), match="refused: .*posix.system"):
         Surrogates.load(folder, space)
     assert not marker.exists()

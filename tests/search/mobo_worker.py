@@ -2,11 +2,14 @@
 
 Usage: python mobo_worker.py STORAGE N_EVALUATIONS [SLOW]
 With SLOW, the worker's SLOW-th evaluation writes ``STORAGE.slow`` and sleeps for a minute, so a test can
-kill the worker while that trial is RUNNING.
+kill the worker while that trial is RUNNING. With the environment variable NASBENCH_TEST_WORKERS=K, the worker
+waits until K workers of STORAGE have started (a file barrier) and every evaluation takes at least 0.1 s, so
+that the workers really overlap however fast one of them starts or proposes.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -39,9 +42,18 @@ def main() -> None:
     space = load_space("nafnet_tiny")
     quality = synthetic_quality(space)
     calls = {"n": 0}
+    workers = int(os.environ.get("NASBENCH_TEST_WORKERS", "1"))
+    Path(f"{storage}.ready.{os.getpid()}").write_text("ready")
+    deadline = time.monotonic() + 120
+    while len(list(Path(storage).parent.glob(f"{Path(storage).name}.ready.*"))) < workers:
+        if time.monotonic() > deadline:
+            sys.exit(f"mobo_worker: fewer than {workers} workers started within 120 s")
+        time.sleep(0.05)
 
     def evaluate(arch):  # noqa: ANN001, ANN202
         calls["n"] += 1
+        if workers > 1:
+            time.sleep(0.1)
         if slow is not None and calls["n"] == slow:
             Path(storage + ".slow").write_text("started")
             time.sleep(60)

@@ -233,7 +233,12 @@ def test_sampler_drives_a_plain_optuna_study(space, table) -> None:
 def test_two_worker_processes_share_one_journal(tmp_path) -> None:
     storage = str(tmp_path / "shared.journal")
     procs = [
-        subprocess.Popen([sys.executable, str(WORKER), storage, "10"], stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, str(WORKER), storage, "10"],
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "NASBENCH_TEST_WORKERS": "2"},  # both start before either evaluates
+        )
         for _ in range(2)
     ]
     for p in procs:
