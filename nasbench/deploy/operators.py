@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
-import onnx.inliner
 
 from nasbench.errors import ExportError, known, suggest
 from nasbench.space.schema import read_yaml
+
+if TYPE_CHECKING:  # onnx costs ≈ 1 s to import: each function below imports it when it runs
+    import onnx
 
 _TOP_KEYS = ("name", "description", "source", "ops")
 _DEFAULT_DOMAINS = ("", "ai.onnx")
@@ -45,15 +46,19 @@ def _list_of(check: Callable[[object], bool]) -> Callable[[object], bool]:
     return lambda v: isinstance(v, list) and all(check(x) for x in v)
 
 
-# The attribute types a constraint may name: what each allowed value must look like in YAML.
-_CONSTRAINABLE: dict[int, tuple[str, Callable[[object], bool]]] = {
-    onnx.AttributeProto.INT: ("an integer", _is_int),
-    onnx.AttributeProto.INTS: ("a list of integers", _list_of(_is_int)),
-    onnx.AttributeProto.FLOAT: ("a number", _is_number),
-    onnx.AttributeProto.FLOATS: ("a list of numbers", _list_of(_is_number)),
-    onnx.AttributeProto.STRING: ("a string", lambda v: isinstance(v, str)),
-    onnx.AttributeProto.STRINGS: ("a list of strings", _list_of(lambda v: isinstance(v, str))),
-}
+@cache
+def _constrainable() -> dict[int, tuple[str, Callable[[object], bool]]]:
+    """The attribute types a constraint may name: what each allowed value must look like in YAML."""
+    from onnx import AttributeProto
+
+    return {
+        AttributeProto.INT: ("an integer", _is_int),
+        AttributeProto.INTS: ("a list of integers", _list_of(_is_int)),
+        AttributeProto.FLOAT: ("a number", _is_number),
+        AttributeProto.FLOATS: ("a list of numbers", _list_of(_is_number)),
+        AttributeProto.STRING: ("a string", lambda v: isinstance(v, str)),
+        AttributeProto.STRINGS: ("a list of strings", _list_of(lambda v: isinstance(v, str))),
+    }
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,8 @@ def check_operators(onnx_path: str | Path, allowed: str | Path | AllowList) -> l
     file, or an :class:`AllowList`. Local functions are inlined first, and the nodes of subgraphs
     (``If``/``Loop`` bodies) are checked too. Nodes outside the default ONNX domain always violate.
     """
+    import onnx
+
     allow = allowed if isinstance(allowed, AllowList) else load_allowlist(allowed)
     model = _load_model(Path(onnx_path))
     opset = next(
@@ -181,11 +188,15 @@ def _name_in(value: object, origin: str) -> str:
 
 @cache
 def _onnx_ops() -> frozenset[str]:
+    import onnx
+
     return frozenset(s.name for s in onnx.defs.get_all_schemas() if s.domain in _DEFAULT_DOMAINS)
 
 
 def _ops_in(value: object, origin: str) -> dict[str, dict[str, tuple[AttributeValue, ...]]]:
     """Validate and normalise the ``ops`` mapping: op type → {attribute: allowed values}."""
+    import onnx
+
     if not isinstance(value, Mapping) or not value:
         raise _error(
             origin, "ops", f"expected a non-empty mapping of ONNX op type to constraints, got {_describe(value)}"
@@ -211,7 +222,7 @@ def _ops_in(value: object, origin: str) -> dict[str, dict[str, tuple[AttributeVa
                 names = sorted(schema_attributes)
                 detail = f"{known(names)}{suggest(str(attribute), names)}" if names else "(it has none)"
                 raise _error(origin, akey, f"{op} has no attribute {attribute!r} {detail}")
-            kind = _CONSTRAINABLE.get(schema_attributes[attribute].type)
+            kind = _constrainable().get(schema_attributes[attribute].type)
             if kind is None:
                 raise _error(
                     origin,
@@ -308,6 +319,8 @@ def _attribute_value(
     node: onnx.NodeProto, attribute: str, opset: int, initializers: Mapping[str, onnx.TensorProto]
 ) -> AttributeValue | None:
     """The node's value for ``attribute``: set, else the schema default at ``opset``, else inferred."""
+    import onnx
+
     for a in node.attribute:
         if a.name == attribute:
             return _normalise(onnx.helper.get_attribute_value(a))
@@ -323,6 +336,9 @@ def _attribute_value(
 
 
 def _load_model(path: Path) -> onnx.ModelProto:
+    import onnx
+    import onnx.inliner
+
     if not path.is_file():
         raise ExportError(f"{path}: no such ONNX file")
     try:
@@ -337,12 +353,14 @@ def _load_model(path: Path) -> onnx.ModelProto:
 
 def _graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
     """``graph`` and, depth first, every subgraph held by a node attribute (If / Loop / Scan bodies)."""
+    from onnx import AttributeProto
+
     yield graph
     for node in graph.node:
         for a in node.attribute:
-            if a.type == onnx.AttributeProto.GRAPH:
+            if a.type == AttributeProto.GRAPH:
                 yield from _graphs(a.g)
-            elif a.type == onnx.AttributeProto.GRAPHS:
+            elif a.type == AttributeProto.GRAPHS:
                 for g in a.graphs:
                     yield from _graphs(g)
 

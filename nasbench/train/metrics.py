@@ -12,7 +12,6 @@ from collections.abc import Iterable
 
 import numpy as np
 import torch
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from torch import nn
 
 from nasbench.errors import ShapeError
@@ -28,10 +27,14 @@ def psnr_db(pred: Images, target: Images, data_range: float = 1.0, *, clamp: boo
     Identical images have no error: their PSNR is ``float('inf')`` (not capped), and so is the mean of a
     batch that contains one.
     """
+    from skimage import metrics  # imports scipy.stats (≈ 1 s): only when a metric is computed
+
     values = []
     for p, t in zip(*_batches(pred, target, data_range, "psnr_db", clamp)):
         # skimage divides by a zero MSE with a warning; the answer is defined, so give it directly.
-        values.append(float("inf") if np.array_equal(p, t) else peak_signal_noise_ratio(t, p, data_range=data_range))
+        values.append(
+            float("inf") if np.array_equal(p, t) else metrics.peak_signal_noise_ratio(t, p, data_range=data_range)
+        )
     return float(np.mean(values))
 
 
@@ -39,10 +42,12 @@ def ssim(pred: Images, target: Images, data_range: float = 1.0) -> float:
     """Structural similarity (scikit-image defaults: 7×7 uniform window, channels averaged), per image
     then averaged. Both sides of each image must be at least 7 px. BasicSR-style SSIM (11×11 Gaussian
     window) gives slightly different numbers; compare like with like."""
+    from skimage import metrics
+
     values = []
     for p, t in zip(*_batches(pred, target, data_range, "ssim", True)):
         try:
-            values.append(structural_similarity(t, p, channel_axis=0, data_range=data_range))
+            values.append(metrics.structural_similarity(t, p, channel_axis=0, data_range=data_range))
         except ValueError as exc:  # images smaller than the window
             raise ShapeError(f"ssim: {exc}") from None
     return float(np.mean(values))
