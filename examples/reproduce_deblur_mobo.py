@@ -1,7 +1,7 @@
 """Reproduce the saliency-guided, training-free MOBO method for deblurring ("Towards Efficient Image Deblurring
 for Edge Deployment").
 
-    python examples/reproduce_deblur_mobo.py --scale tiny --output runs/deblur_tiny     # 8-10 min on 2 shared cores
+    python examples/reproduce_deblur_mobo.py --scale tiny --output runs/deblur_tiny     # ≈ 5 min on 2 idle cores
     python examples/reproduce_deblur_mobo.py --scale paper --output runs/deblur_paper   # NAFNet-GoPro-w32, days
 
 Pipeline: the baseline network trained on motion-blurred built-in photos (the teacher) → six zero-cost saliency
