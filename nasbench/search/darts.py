@@ -157,7 +157,7 @@ def darts(
     the space at ``input_size`` (default: the table's). Settings come from ``config`` with keyword
     overrides (``steps=300, mu=1.0``). With ``output`` a checkpoint is written every
     ``checkpoint_every`` steps (atomically) and ``resume=True`` continues from it (with the same settings);
-    a NaN/Inf loss or gradient stops the search with :class:`~nasbench.train.errors.TrainingError`,
+    without ``resume`` an existing checkpoint is refused rather than overwritten; a NaN/Inf loss or gradient stops the search with :class:`~nasbench.train.errors.TrainingError`,
     keeping the last good checkpoint.
     """
     cfg = replace(config or DartsConfig(), **overrides)
@@ -178,6 +178,11 @@ def darts(
     history: list[dict[str, Any]] = []
     start = 0
     ckpt = Path(output) / CHECKPOINT if output else None
+    if not resume and ckpt is not None and ckpt.exists():  # a fresh start would overwrite an earlier search
+        raise TrainingError(
+            f"{ckpt}: a search checkpoint exists; pass resume=True (CLI: --resume) to continue it, "
+            "or choose another output directory"
+        )
     if resume and ckpt is not None and ckpt.exists():
         state = load_checkpoint(ckpt)
         for key, value in asdict(cfg).items():

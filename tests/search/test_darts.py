@@ -79,6 +79,10 @@ def test_resume_continues_identically(toy_space, toy_data, toy_table, tmp_path) 
     stopped = tmp_path / "stopped"
     with pytest.raises(Crash):
         darts(toy_space, toy_data, toy_table, output=stopped, callback=crash_at_step_18, **FAST)
+    kept = (stopped / "darts-checkpoint.pt").read_bytes()
+    with pytest.raises(TrainingError, match="a search checkpoint exists; pass resume=True"):
+        darts(toy_space, toy_data, toy_table, output=stopped, **FAST)  # a fresh start would overwrite it
+    assert (stopped / "darts-checkpoint.pt").read_bytes() == kept
     resumed = darts(toy_space, toy_data, toy_table, output=stopped, resume=True, **FAST)
     assert resumed.history == full.history
     assert resumed.architecture == full.architecture
