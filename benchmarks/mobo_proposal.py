@@ -1,19 +1,22 @@
-"""Proposal time and hypervolume of MoboSampler variants on the 11-position tiny deblurring problem.
+"""Proposal time and hypervolume of MoboSampler's acquisitions on the 11-position tiny deblurring problem.
 
-    python benchmarks/mobo_proposal.py [--before PATH/mobo.py] [--seeds 1] [--evaluations 100]
+    python benchmarks/mobo_proposal.py [--quick] [--seeds 1] [--evaluations 100] [--before PATH/mobo.py]
 
 Uses the machinery of ``benchmarks/mobo.py``: its problem (``nafnet_tiny``, all 11 positions free,
 objectives ``psnr_drop_db`` + ``latency_ms``), the teacher and surrogates it trained in ``--output``
-(default ``runs/bench_mobo``; run ``benchmarks/mobo.py`` once first), a shared evaluation cache
-(``--output``/proposal_evaluations.json) and ``run_search`` (a plain Optuna study, trial 0 = baseline).
+(default ``runs/bench_mobo``, ``runs/bench_mobo_quick`` with ``--quick``; run ``benchmarks/mobo.py`` with the
+same ``--quick`` once first), a shared evaluation cache (``--output``/proposal_evaluations.json) and
+``run_search`` (a plain Optuna study, trial 0 = baseline).
 
-Variants: ``after`` is the installed :class:`MoboSampler` (closed-form staircase EHVI); ``qlognehvi`` is
-the same sampler with ``acquisition="qlognehvi"``; ``--before`` adds the sampler of another
-``mobo.py`` (e.g. the previous commit's, ``git show HEAD~1:nasbench/search/mobo.py > /tmp/mobo_before.py``),
-loaded as a module of its own. Seeds are interleaved (seed 0 of every variant, then seed 1, …) so every
-variant sees the same machine load. Prints median / p90 proposal time over trials ≥ 10 and HV after N
-evaluations (reference: worst of every run's evaluations + 10 % of the range); writes
-``--output``/proposal.json. It writes no docs.
+Variants, all shipped: ``auto`` is the installed :class:`MoboSampler` with its default acquisition (``auto``
+picks the closed-form staircase EHVI on this problem); ``qlognehvi`` is the same sampler with
+``acquisition="qlognehvi"`` (BoTorch's Monte-Carlo qLogNEHVI, the general acquisition). For development,
+``--before`` adds the sampler of another ``mobo.py`` (e.g. ``git show HEAD~1:nasbench/search/mobo.py >
+/tmp/mobo_before.py``), loaded as a module of its own. Seeds are interleaved (seed 0 of every variant, then
+seed 1, …) so every variant sees the same machine load. Prints median / p90 proposal time over trials ≥ 10
+and HV after N evaluations (reference: worst of every run's evaluations + 10 % of the range); writes
+``--output``/proposal.json and the ``mobo-proposal`` section of docs/benchmarks.md (not with ``--quick``,
+``--before`` or ``--no-docs``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import statistics
 import sys
 from dataclasses import asdict, replace
@@ -35,6 +39,7 @@ from mobo import (
     INPUT_SIZE,
     LABELS,
     OBJECTIVES,
+    QUICK,
     ROOT,
     SPACE,
     STARTUP,
@@ -47,11 +52,13 @@ from mobo import (
     prepare_evaluator,
     register_sampler,
     run_search,
+    spread,
 )
+from report import table, write_section
 
 import nasbench
 from nasbench.latency import LatencyTable
-from nasbench.search.mobo import MoboConfig, MoboSampler, Problem, build_problem
+from nasbench.search.mobo import MoboConfig, MoboSampler, Problem, build_problem, select_acquisition
 from nasbench.search.pareto import reference_point
 
 
@@ -67,17 +74,19 @@ def _load_module(path: Path) -> ModuleType:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="30 evaluations on mobo.py --quick's evaluator; no docs")
     parser.add_argument("--before", type=Path, default=None, help="a mobo.py whose MoboSampler to compare")
-    parser.add_argument("--output", default="runs/bench_mobo")
+    parser.add_argument("--output", default=None, help="default runs/bench_mobo (runs/bench_mobo_quick with --quick)")
     parser.add_argument("--seeds", type=int, default=1)
-    parser.add_argument("--evaluations", type=int, default=100)
-    parser.add_argument("--variants", nargs="+", default=["before", "after", "qlognehvi"])
+    parser.add_argument("--evaluations", type=int, default=None, help="default 100 (30 with --quick)")
+    parser.add_argument("--variants", nargs="+", default=["before", "auto", "qlognehvi"])
+    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/ alone")
     args = parser.parse_args()
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
 
-    @register_sampler("after", "MoboSampler (installed)")
-    def _after(problem: Problem, seed: int, config: MoboConfig) -> optuna.samplers.BaseSampler:
+    @register_sampler("auto", "MoboSampler (installed, acquisition=auto)")
+    def _auto(problem: Problem, seed: int, config: MoboConfig) -> optuna.samplers.BaseSampler:
         return MoboSampler(problem, replace(config, seed=seed))
 
     @register_sampler("qlognehvi", "MoboSampler (installed, qLogNEHVI)")
@@ -94,20 +103,23 @@ def main() -> None:
             known = {k: v for k, v in asdict(config).items() if k in before.MoboConfig.__dataclass_fields__}
             return before.MoboSampler(problem, before.MoboConfig(**{**known, "seed": seed}))
 
-    output = ROOT / args.output
+    output = ROOT / (args.output or ("runs/bench_mobo_quick" if args.quick else "runs/bench_mobo"))
+    evaluations = args.evaluations or (30 if args.quick else 100)
     space = nasbench.load_space(SPACE)
     latency = LatencyTable.load(TABLE)
-    settings = replace(FULL, evaluations=args.evaluations, seeds=args.seeds)
+    settings = replace(QUICK if args.quick else FULL, evaluations=evaluations, seeds=args.seeds)
     evaluator, _, _ = prepare_evaluator(space, settings, output, existing=True)
     cache = SharedCache(output / "proposal_evaluations.json", evaluator, fingerprint(evaluator, settings))
     problem = build_problem(space, OBJECTIVES, latency, input_size=INPUT_SIZE)
-    config = MoboConfig(n_evaluations=args.evaluations, n_initial=STARTUP)
+    config = MoboConfig(n_evaluations=evaluations, n_initial=STARTUP)
+    loads = [os.getloadavg()[0]]
     runs = []
     for seed in range(args.seeds):
         for key in variants:
-            run = run_search(key, "tiny", problem, seed, args.evaluations, cache, config)
+            run = run_search(key, "tiny", problem, seed, evaluations, cache, config)
             cache.save()
             runs.append(run)
+            loads.append(os.getloadavg()[0])
             times = run.proposal_s[STARTUP - 1 :]
             print(
                 f"{LABELS[key]:<40} seed {seed}: median proposal {statistics.median(times):.3f} s, "
@@ -127,7 +139,7 @@ def main() -> None:
                 "variant": LABELS[key],
                 "median_proposal_s": statistics.median(times),
                 "p90_proposal_s": float(np.percentile(times, 90)),
-                f"hv_at_{args.evaluations}": hv,
+                f"hv_at_{evaluations}": hv,
                 "failed": failed,
                 "wall_s": [r.wall_s for r in mine],
             }
@@ -139,6 +151,31 @@ def main() -> None:
         json.dumps({"reference": reference.tolist(), "rows": rows, "runs": [asdict(r) for r in runs]}) + "\n",
         encoding="utf-8",
     )
+    if args.quick or args.no_docs or args.before is not None:
+        return
+    shown = [
+        {
+            "variant": row["variant"],
+            "median proposal s": f"{row['median_proposal_s']:.3f}",
+            "p90 proposal s": f"{row['p90_proposal_s']:.3f}",
+            f"HV @{evaluations} (dB·ms)": spread(np.asarray(row[f"hv_at_{evaluations}"]), 1),
+            "failed evals": "/".join(str(f) for f in row["failed"]),
+            "search wall s": "/".join(f"{w:.0f}" for w in row["wall_s"]),
+        }
+        for row in rows
+    ]
+    body = (
+        table(shown) + f"\n\nThe 11-position problem of the MOBO section (`{SPACE}`, objectives "
+        f"{', '.join(OBJECTIVES)}, the same teacher and surrogates), {evaluations} evaluations per search, "
+        f"{args.seeds} seed(s), variants interleaved per seed; `acquisition=auto` selects "
+        f"`{select_acquisition(problem)}` here. Proposal time = trial wall time − evaluation time over trials "
+        f"{STARTUP}–{evaluations - 1}. HV reference point (worst value of any of these runs + 10 % of the range): "
+        f"PSNR drop {reference[0]:.3f} dB, latency {reference[1]:.2f} ms, so HV is comparable within this "
+        f"table, not with the MOBO section's. 1 thread; 1-minute load average at the start and after each "
+        f"search {', '.join(f'{x:.1f}' for x in loads)} on 2 cores (shared machine; proposal times grow with it).\n"
+    )
+    print(body)
+    write_section("mobo-proposal", "MoboSampler acquisitions: proposal time", body)
 
 
 if __name__ == "__main__":
