@@ -50,19 +50,22 @@ def worker(out: Path, mode: str, steps: int, crop: int, batch: int) -> None:
     space = nasbench.load_space(SPACE)
     table = LatencyTable.load(Path(nasbench.__file__).parent / "profiles" / "tables" / "nafnet_tiny_256_t1.yaml")
     train, _ = builtin_data("denoise", sigma=25, crop=crop)
-    stamps: list[float] = []
+    stamps: list[tuple[float, float]] = []  # (wall, this process's CPU time) at the end of each step, s
     result = darts(
         space, train, table, steps=steps, warmup_steps=1, batch_size=batch, mode=mode, progress=False,
-        callback=lambda _row: stamps.append(time.perf_counter()),
+        callback=lambda _row: stamps.append((time.perf_counter(), time.process_time())),
     )  # fmt: skip
     if stamps:  # the callback runs on rank 0 only
-        intervals = [b - a for a, b in zip(stamps, stamps[1:])]
+        intervals = [b[0] - a[0] for a, b in zip(stamps, stamps[1:])]
+        timed = stamps[SKIP:]
         record = {
             "mode": mode,
             "world": result.settings["world_size"],
             "batch": batch,
             "crop": crop,
             "step_ms": [1000 * s for s in intervals[SKIP:]],
+            "cpu_share": (timed[-1][1] - timed[0][1]) / (timed[-1][0] - timed[0][0]),
+            "cpu_ms": 1000 * (timed[-1][1] - timed[0][1]) / (len(timed) - 1),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         }
         out.write_text(json.dumps(record) + "\n", encoding="utf-8")
@@ -102,6 +105,7 @@ def rows(records: list[dict[str, Any]]) -> list[dict[str, str]]:
     for mode in dict.fromkeys(r["mode"] for r in records):
         by_world = {w: [r for r in records if r["mode"] == mode and r["world"] == w] for w in (1, 2)}
         ratios = [throughput(two) / throughput(one) for one, two in zip(by_world[1], by_world[2])]
+        cpu = {w: statistics.median(r["cpu_ms"] for r in runs) for w, runs in by_world.items()}
         for world, runs in by_world.items():
             medians = [statistics.median(r["step_ms"]) for r in runs]
             listed = ", ".join(f"{x:.2f}" for x in ratios)
@@ -114,7 +118,10 @@ def rows(records: list[dict[str, Any]]) -> list[dict[str, str]]:
                     "step ms (median; per repeat)": f"{statistics.median(medians):.0f} ({per_repeat})",
                     "images/s": f"{statistics.median(throughput(r) for r in runs):.1f}",
                     "peak RSS MB (rank 0)": f"{statistics.median(r['peak_rss_mb'] for r in runs):.0f}",
+                    "rank-0 CPU ms / step": f"{cpu[world]:.0f}",
+                    "rank-0 CPU / wall": f"{statistics.median(r['cpu_share'] for r in runs):.2f}",
                     "2-process / 1-process throughput": ratio,
+                    "2 × CPU ms ratio": "" if world == 1 else f"{2 * cpu[1] / cpu[2]:.2f}×",
                     "target": "" if world == 1 else "ideal 2.0× on 2 cores",
                 }
             )
@@ -150,9 +157,11 @@ def main() -> None:
                 rec = records[-1]
                 print(
                     f"repeat {r}, {mode}, {world} process(es): step {statistics.median(rec['step_ms']):.0f} ms, "
-                    f"{throughput(rec):.1f} images/s, load {rec['load'][0]:.1f} → {rec['load'][1]:.1f}",
+                    f"{throughput(rec):.1f} images/s, CPU/wall {rec['cpu_share']:.2f}, load {rec['load'][0]:.1f} → "
+                    f"{rec['load'][1]:.1f}",
                     flush=True,
                 )
+    (args.scratch / "records.json").write_text(json.dumps(records) + "\n", encoding="utf-8")
     loads = [x for rec in records for x in rec["load"]]
     body = (
         table(rows(records))
@@ -161,7 +170,12 @@ def main() -> None:
         "`python -m torch.distributed.run --standalone --nproc_per_node=N` (1 process: no process group; "
         f"2: gloo + DistributedDataParallel). {steps} steps per run: 1 warm-up step, {SKIP} untimed, median of "
         f"the other {steps - 1 - SKIP} step times (a step = weight step + α step on rank 0); images/s counts "
-        f"both batches of every process. {repeats} interleaved repeat(s); the ratio is per repeat (runs next to "
+        "both batches of every process; rank-0 CPU / wall is that process's CPU time over the wall time of the "
+        "timed steps (1.00: it never waited; less: it waited for the other rank's gradients or for a core), and "
+        "2 × CPU ms ratio = 2 × rank-0 CPU time per step alone ÷ in 2 processes: the throughput ratio if each "
+        "process had a core to itself and never waited, an estimate of DDP's CPU cost that the shared machine's "
+        "load affects less than it affects the measured ratio. "
+        f"{repeats} interleaved repeat(s); the ratio is per repeat (runs next to "
         "each other), median over repeats. The machine is shared: 1-minute load average at the starts and ends "
         f"of the runs {min(loads):.1f}–{max(loads):.1f} on 2 cores, these runs' own processes (1 or 2) included; "
         "above 2, other jobs took CPU time from them, from the 2-process runs most.\n"
