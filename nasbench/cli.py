@@ -363,6 +363,41 @@ def _latency_validate(args: argparse.Namespace) -> Any:
     return {**report.metrics, "output": args.output}
 
 
+def _calibrate_arguments(parser: argparse.ArgumentParser) -> None:
+    _space_argument(parser)
+    parser.add_argument("--table", required=True, metavar="TABLE.yaml", help="latency table to correct")
+    parser.add_argument("--n", type=int, default=20, help="calibration architectures to measure (default 20)")
+    parser.add_argument("--seed", type=int, default=1000, help="calibration sample seed (default 1000)")
+    parser.add_argument("--grouping", default="block", help="entries scaled together: block (default), block_level")
+    parser.add_argument("--input-size", type=int, nargs=2, default=None, metavar=("H", "W"))
+    parser.add_argument("--output", required=True, metavar="TABLE.yaml", help="the corrected table to write")
+    parser.add_argument(
+        "--runs", type=int, default=None, help="timed runs per network per round (default: the table's)"
+    )
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default: the table's)")
+
+
+@command(
+    "latency calibrate",
+    "fit a residual correction on end-to-end measurements and store it in the table",
+    _calibrate_arguments,
+    ["nasbench latency calibrate --space nafnet_sidd --table sidd.yaml --n 20 --output sidd_corrected.yaml"],
+)
+def _latency_calibrate(args: argparse.Namespace) -> Any:
+    from nasbench.latency import LatencyTable
+    from nasbench.latency.correction import calibrate
+
+    space = nasbench.load_space(args.space)
+    table = LatencyTable.load(args.table)
+    overrides = {k: v for k, v in (("runs", args.runs), ("rounds", args.rounds)) if v is not None}
+    corrected = calibrate(
+        space, table, args.n, args.input_size, seed=args.seed, grouping=args.grouping, **overrides
+    )
+    corrected.save(args.output)
+    c = corrected.correction
+    return {"table": args.output, "intercept_ms": c.intercept_ms, "scale": c.scale, **c.fit}
+
+
 def _import_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("profile", metavar="PROFILE", help="the profile file (ORT JSON, TFLite output, CSV)")
     parser.add_argument("--format", required=True, help="ort_json, tflite or csv")

@@ -107,4 +107,8 @@ def parse_table(path: str | Path) -> LatencyTable:
         if key in table.blocks:
             raise LatencyTableError(f"{w}: duplicate entry for {key}")
         table.blocks[key] = _entry(row, w)
+    if data.get("correction") is not None:
+        from nasbench.latency.correction import Correction
+
+        table.correction = Correction.from_dict(data["correction"], f"{path}: correction")
     return table

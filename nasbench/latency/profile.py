@@ -4,6 +4,9 @@ Each distinct :class:`BlockKey` of a space (block, options, channels, height, wi
 a one-block ONNX model at its shape; the skeleton (the backbone with every block the identity) is exported
 at the input size. All of them are then timed together, interleaved (see ``runtime.time_interleaved``).
 
+With ``context=True`` every block entry is measured in context instead (:mod:`nasbench.latency.context`):
+the skeleton with every position that can take the signature set to it, minus the skeleton, per copy.
+
 With ``work_dir`` the run is resumable: ONNX files and the timing samples of every completed round are
 kept there (written atomically), and a rerun with the same settings continues where the last one stopped.
 """
@@ -24,25 +27,37 @@ from tqdm.auto import tqdm
 from nasbench.blocks import create_block
 from nasbench.cost import input_shape
 from nasbench.deploy.onnx import export_onnx
+from nasbench.latency.context import context_choices, context_entry, context_network
 from nasbench.latency.runtime import Protocol, Stats, TimedSession, device_name, runtime_info, time_interleaved
-from nasbench.latency.table import BlockKey, Entry, LatencyTable, LatencyTableError, SkeletonKey
+from nasbench.latency.table import BlockKey, Entry, LatencyTable, LatencyTableError, SkeletonKey, skeleton_key
 from nasbench.space import SearchSpace
 
 CHECKPOINT = "profile-checkpoint.json"
 
 
-def _file_name(key: BlockKey | SkeletonKey) -> str:
-    return hashlib.sha1(str(key).encode()).hexdigest()[:16] + ".onnx"
+def _file_name(key: BlockKey | SkeletonKey, context: bool) -> str:
+    name = f"context {key}" if context and isinstance(key, BlockKey) else str(key)
+    return hashlib.sha1(name.encode()).hexdigest()[:16] + ".onnx"
 
 
-def _export(space: SearchSpace, key: BlockKey | SkeletonKey, path: Path, opset: int) -> None:
+def _export(
+    space: SearchSpace,
+    key: BlockKey | SkeletonKey,
+    path: Path,
+    opset: int,
+    size: tuple[int, int],
+    choices: dict[str, str] | None,
+) -> None:
+    """Export the network that measures ``key``: a block alone at its shape, the skeleton at ``size``
+    (H, W), or — with ``choices`` — the block's context network at ``size``."""
     if path.exists():
         return
-    if isinstance(key, SkeletonKey):
-        export_onnx(space.skeleton(), path, (1, space.backbone_config.in_channels, key.height, key.width), opset=opset)
-    else:
+    if isinstance(key, BlockKey) and choices is None:
         block = create_block(key.block, key.channels, **dict(key.options))
         export_onnx(block, path, (1, key.channels, key.height, key.width), opset=opset)
+        return
+    model = space.skeleton() if isinstance(key, SkeletonKey) else context_network(space, choices or {})
+    export_onnx(model, path, (1, space.backbone_config.in_channels, *size), opset=opset)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -60,12 +75,14 @@ def profile_space(
     work_dir: str | Path | None = None,
     base: LatencyTable | None = None,
     progress: bool = True,
+    context: bool = False,
     **protocol_overrides: Any,
 ) -> LatencyTable:
     """Measure every entry ``space`` needs at ``input_size`` ((H, W), (C, H, W) or (N, C, H, W)).
 
     Entries already in ``base`` are not measured again; the result contains them too. ``device`` names
     the machine in the metadata (default: this CPU's model). ``work_dir`` makes the run resumable.
+    ``context=True`` measures the block entries in context (metadata ``block_context: skeleton``).
     """
     protocol = Protocol(**{**(protocol or Protocol()).to_dict(), **protocol_overrides})
     size = tuple(int(s) for s in input_size)
@@ -81,6 +98,7 @@ def profile_space(
             "protocol": protocol.to_dict(),
             "source": "measured",
             "space": space.name,
+            **({"block_context": "skeleton"} if context else {}),
         },
         input_size=(h, w),
     )
@@ -92,6 +110,10 @@ def profile_space(
             todo.append(needed.key)
     if not todo:
         return table
+    choices = context_choices(space, table, (h, w)) if context else {}
+    reference = skeleton_key(space, h, w)
+    # in context, block entries are differences to the skeleton, which must be timed alongside them
+    timed = [*todo, reference] if choices and reference not in todo else todo
 
     with ExitStack() as stack:
         work = (
@@ -100,20 +122,21 @@ def profile_space(
             else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nasbench-profile-")))
         )
         work.mkdir(parents=True, exist_ok=True)
-        names = {str(k): _file_name(k) for k in todo}
-        state = _resume(work / CHECKPOINT, protocol, names)
+        names = {str(k): _file_name(k, context) for k in timed}
+        state = _resume(work / CHECKPOINT, protocol, names, context)
         bar = stack.enter_context(
             tqdm(
-                total=len(todo) * (1 + protocol.rounds), desc=f"profile {space.name}", unit="step", disable=not progress
+                total=len(timed) * (1 + protocol.rounds), desc=f"profile {space.name}", unit="step", disable=not progress
             )
         )
         sessions = {}
-        for key in todo:
+        for key in timed:
             bar.set_postfix_str(str(key)[:60])
-            _export(space, key, work / names[str(key)], protocol.opset)
-            sessions[str(key)] = TimedSession(work / names[str(key)], protocol)
+            path = work / names[str(key)]
+            _export(space, key, path, protocol.opset, (h, w), choices.get(key) if isinstance(key, BlockKey) else None)
+            sessions[str(key)] = TimedSession(path, protocol)
             bar.update(1)
-        bar.update(len(todo) * state["round"])
+        bar.update(len(timed) * state["round"])
 
         def checkpoint(done: int, samples: dict[str, list[float]]) -> None:
             _write_json(work / CHECKPOINT, {**state, "round": done, "samples": samples})
@@ -121,24 +144,29 @@ def profile_space(
         samples = time_interleaved(
             sessions, protocol, state["samples"], start_round=state["round"], on_round=checkpoint, progress=bar
         )
-    by_name = {str(k): k for k in todo}
-    for name, values in samples.items():
-        key = by_name[name]
-        stats = Stats.of(values)
-        entry = Entry(stats.median_ms, stats.p10_ms, stats.p90_ms, stats.runs)
-        (table.skeletons if isinstance(key, SkeletonKey) else table.blocks)[key] = entry  # type: ignore[index]
+    stats = {name: Stats.of(values) for name, values in samples.items()}
+    for key in todo:
+        st = stats[str(key)]
+        if isinstance(key, SkeletonKey):
+            table.skeletons[key] = Entry(st.median_ms, st.p10_ms, st.p90_ms, st.runs)
+        elif context:
+            table.blocks[key] = context_entry(st, stats[str(reference)], len(choices[key]))
+        else:
+            table.blocks[key] = Entry(st.median_ms, st.p10_ms, st.p90_ms, st.runs)
     return table
 
 
-def _resume(path: Path, protocol: Protocol, names: dict[str, str]) -> dict[str, Any]:
+def _resume(path: Path, protocol: Protocol, names: dict[str, str], context: bool) -> dict[str, Any]:
     fresh = {"version": 1, "protocol": protocol.to_dict(), "keys": sorted(names), "round": 0, "samples": {}}
+    if context:
+        fresh["context"] = True
     if not path.exists():
         return fresh
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise LatencyTableError(f"{path}: unreadable profiling checkpoint ({exc}); delete it to start over") from None
-    if state.get("protocol") != fresh["protocol"] or state.get("keys") != fresh["keys"]:
+    if any(state.get(k) != fresh.get(k) for k in ("protocol", "keys", "context")):
         raise LatencyTableError(
             f"{path}: this checkpoint was made with other settings or another space; "
             "delete it or use another work directory"

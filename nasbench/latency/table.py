@@ -3,7 +3,8 @@
 A network's latency is predicted as the latency of its *skeleton* — the backbone with every block
 replaced by the identity (stem, samplers, skips, head, padding) — plus the latency of each chosen block at
 its position's shape. Blocks with the same signature (block, options, channels, height, width) share one
-entry wherever they occur, in any space.
+entry wherever they occur, in any space. A table may also carry a correction fitted on end-to-end
+measurements (:mod:`nasbench.latency.correction`), which ``predict`` adds to that plain sum.
 
 The file format (YAML; one JSON-style line per entry so tables diff line by line) is documented in
 ``docs/latency.md``.
@@ -16,13 +17,16 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from nasbench.errors import NasbenchError
 from nasbench.space import Architecture, SearchSpace
 from nasbench.space.position import freeze
+
+if TYPE_CHECKING:
+    from nasbench.latency.correction import Correction
 
 SCHEMA_VERSION = 1
 FORMAT = "nasbench-latency-table"
@@ -128,12 +132,14 @@ class LatencyTable:
 
     ``metadata`` records the device, runtime and version, execution provider, threads, dtype, batch,
     opset, date, protocol and source; ``input_size`` is the default (H, W) for :meth:`predict`.
+    ``correction`` (optional) is the residual model fitted by :func:`nasbench.latency.correction.calibrate`.
     """
 
     metadata: dict[str, Any]
     input_size: tuple[int, int]
     blocks: dict[BlockKey, Entry] = field(default_factory=dict)
     skeletons: dict[SkeletonKey, Entry] = field(default_factory=dict)
+    correction: Correction | None = None
     source: str | None = field(default=None, compare=False, repr=False)  # the file it was loaded from
 
     # ------------------------------------------------------------------ prediction
@@ -162,29 +168,65 @@ class LatencyTable:
     def _lookup(self, key: BlockKey | SkeletonKey) -> Entry | None:
         return self.skeletons.get(key) if isinstance(key, SkeletonKey) else self.blocks.get(key)
 
-    def breakdown(
-        self, space: SearchSpace, arch: Architecture, input_size: Sequence[int] | None = None
-    ) -> dict[str, float]:
-        """Predicted milliseconds per part: ``skeleton`` and one value per position."""
+    def _priced(
+        self, space: SearchSpace, arch: Architecture, input_size: Sequence[int] | None
+    ) -> list[tuple[MissingEntry, float]]:
         space._check_arch(arch)
-        parts: dict[str, float] = {}
+        priced = []
         for m in self.required(space, arch, input_size):
             entry = self._lookup(m.key)
             if entry is None:
                 raise LatencyTableError(
                     f"latency table has no entry for {m}; profile it (nasbench profile) or import it"
                 )
-            parts[m.position or "skeleton"] = entry.median_ms
-        return parts
+            priced.append((m, entry.median_ms))
+        return priced
 
-    def predict(self, space: SearchSpace, arch: Architecture, input_size: Sequence[int] | None = None) -> float:
-        """Predicted end-to-end latency of ``arch`` in milliseconds (skeleton + Σ blocks)."""
-        return float(sum(self.breakdown(space, arch, input_size).values()))
+    def breakdown(
+        self, space: SearchSpace, arch: Architecture, input_size: Sequence[int] | None = None
+    ) -> dict[str, float]:
+        """Predicted milliseconds per part of the plain sum: ``skeleton`` and one value per position."""
+        return {m.position or "skeleton": ms for m, ms in self._priced(space, arch, input_size)}
+
+    def correction_ms(
+        self, space: SearchSpace, arch: Architecture, input_size: Sequence[int] | None = None
+    ) -> float:
+        """What the table's correction adds to the plain sum for ``arch`` (ms); 0 without a correction or
+        when it was fitted for another space or input size."""
+        size = self.resolve_size(input_size)
+        return self._residual(space.name, size, self._priced(space, arch, size))
+
+    def signature_breakdown(
+        self, space: SearchSpace, arch: Architecture, input_size: Sequence[int] | None = None
+    ) -> dict[BlockKey, float]:
+        """Predicted milliseconds of ``arch``'s blocks per signature (summed over the positions sharing it)."""
+        return _by_signature(self._priced(space, arch, input_size))
+
+    def _residual(self, space_name: str, size: tuple[int, int], priced: list[tuple[MissingEntry, float]]) -> float:
+        if self.correction is None or not self.correction.applies(space_name, size):
+            return 0.0
+        return self.correction.residual_ms(_by_signature(priced))
+
+    def predict(
+        self,
+        space: SearchSpace,
+        arch: Architecture,
+        input_size: Sequence[int] | None = None,
+        *,
+        corrected: bool = True,
+    ) -> float:
+        """Predicted end-to-end latency of ``arch`` in milliseconds: skeleton + Σ blocks, plus the table's
+        correction when it has one for this space and size (``corrected=False``: the plain sum)."""
+        size = self.resolve_size(input_size)
+        priced = self._priced(space, arch, size)
+        plain = float(sum(ms for _, ms in priced))
+        return plain + self._residual(space.name, size, priced) if corrected else plain
 
     # ------------------------------------------------------------------ editing
     def merge(self, other: LatencyTable) -> LatencyTable:
-        """A table with the entries of both; ``other`` wins on conflicts. Metadata must agree on the runtime."""
-        for key in ("device", "runtime", "threads", "graph_optimization"):
+        """A table with the entries of both; ``other`` wins on conflicts. Metadata must agree on the runtime.
+        The result has no correction: one fitted to either table's entries does not fit the merged ones."""
+        for key in ("device", "runtime", "threads", "graph_optimization", "block_context"):
             if self.metadata.get(key) != other.metadata.get(key):
                 raise LatencyTableError(
                     f"cannot merge tables measured with different {key}: "
@@ -255,6 +297,13 @@ class LatencyTable:
                 "width": k.width,
             }
             lines.append("  - " + json.dumps({**row, **asdict(e)}))
+        if self.correction is not None:
+            data = self.correction.to_dict()
+            rows = data.pop("calibration")
+            lines.append("correction:")
+            lines.extend(f"  {k}: {json.dumps(v)}" for k, v in data.items())
+            lines.append("  calibration:" if rows else "  calibration: []")
+            lines.extend("    - " + json.dumps(r) for r in rows)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
         tmp.replace(path)
@@ -283,6 +332,14 @@ class LatencyTable:
         from nasbench.latency.profile import profile_space
 
         return profile_space(space, input_size, protocol, **kwargs)
+
+
+def _by_signature(priced: list[tuple[MissingEntry, float]]) -> dict[BlockKey, float]:
+    parts: dict[BlockKey, float] = {}
+    for m, ms in priced:
+        if isinstance(m.key, BlockKey):
+            parts[m.key] = parts.get(m.key, 0.0) + ms
+    return parts
 
 
 def _plain(value: Any) -> Any:

@@ -1,7 +1,10 @@
 """How far is the sum of parts from the whole? Predicted vs measured latency of random architectures.
 
 Reports Kendall τ (ranking), mean absolute percentage error and the share within ±10 % (nn-Meter's
-metric) for the latency table, and Kendall τ for MACs as a proxy, with a table and a scatter plot.
+metric) for the latency table, and Kendall τ for MACs as a proxy, with a table and a scatter plot. When
+the table carries a correction (:mod:`nasbench.latency.correction`) the same metrics are reported for the
+plain sum of parts (``plain_*``) and for the corrected prediction, on the same measured networks; the
+random sample never contains an architecture the correction was fitted on.
 """
 
 from __future__ import annotations
@@ -50,15 +53,22 @@ class ValidationReport:
 
         measured = np.array([r["measured_ms"] for r in self.rows])
         predicted = np.array([r["predicted_ms"] for r in self.rows])
+        plain = np.array([r.get("predicted_plain_ms", r["predicted_ms"]) for r in self.rows])
         macs = np.array([r["macs"] for r in self.rows]) / 1e9
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.5))
-        lo, hi = min(measured.min(), predicted.min()) * 0.95, max(measured.max(), predicted.max()) * 1.05
+        values = np.concatenate([measured, predicted, plain])
+        lo, hi = values.min() * 0.95, values.max() * 1.05
         ax1.fill_between([lo, hi], [lo * 0.9, hi * 0.9], [lo * 1.1, hi * 1.1], color="0.9", label="±10 %")
         ax1.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-        ax1.scatter(measured, predicted, s=18)
-        ax1.set(xlabel="measured latency (ms)", ylabel="predicted latency (ms)", xlim=(lo, hi), ylim=(lo, hi))
         m = self.metrics
-        ax1.set_title(f"LUT: τ={m['kendall_tau']:.3f}, MAPE={m['mape_pct']:.1f} %, ±10 %: {m['within_10pct']:.0f} %")
+        if self.corrected:
+            ax1.scatter(measured, plain, s=14, color="0.55", marker="x", label=f"plain sum: τ={m['plain_kendall_tau']:.3f}")
+        ax1.scatter(measured, predicted, s=18, label="corrected" if self.corrected else "LUT")
+        ax1.set(xlabel="measured latency (ms)", ylabel="predicted latency (ms)", xlim=(lo, hi), ylim=(lo, hi))
+        name = "corrected LUT" if self.corrected else "LUT"
+        ax1.set_title(
+            f"{name}: τ={m['kendall_tau']:.3f}, MAPE={m['mape_pct']:.1f} %, ±10 %: {m['within_10pct']:.0f} %"
+        )
         ax1.legend(loc="upper left")
         ax2.scatter(measured, macs, s=18, color="tab:orange")
         ax2.set(xlabel="measured latency (ms)", ylabel="GMACs")
@@ -81,29 +91,48 @@ class ValidationReport:
         self.plot(directory / "validation.png")
         return directory
 
+    @property
+    def corrected(self) -> bool:
+        """Whether the predictions include a table correction (then ``plain_*`` metrics are the plain sum's)."""
+        return bool(self.settings.get("corrected"))
+
     def __str__(self) -> str:
         m = self.metrics
-        return (
+        text = (
             f"{int(m['n'])} architectures: Kendall τ {m['kendall_tau']:.3f}, MAPE {m['mape_pct']:.2f} %, "
             f"within ±10 %: {m['within_10pct']:.1f} %; MACs as proxy: τ {m['macs_kendall_tau']:.3f}"
         )
+        if self.corrected:
+            text += (
+                f"; plain sum of parts: τ {m['plain_kendall_tau']:.3f}, MAPE {m['plain_mape_pct']:.2f} %, "
+                f"within ±10 %: {m['plain_within_10pct']:.1f} %"
+            )
+        return text
+
+
+def agreement(predicted: Sequence[float], measured: Sequence[float]) -> dict[str, float]:
+    """Kendall τ, MAPE (%) and share within ±10 % (%) of ``predicted`` against ``measured`` (ms)."""
+    from scipy.stats import kendalltau
+
+    p, m = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
+    error = np.abs(p - m) / m
+    return {
+        "kendall_tau": float(kendalltau(p, m).statistic) if len(m) > 1 else float("nan"),
+        "mape_pct": float(error.mean() * 100),
+        "within_10pct": float((error <= 0.10).mean() * 100),
+    }
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
-    """Kendall τ, MAPE (%), share within ±10 % (%) of predicted vs measured; τ of MACs vs measured."""
-    from scipy.stats import kendalltau
-
-    measured = np.array([r["measured_ms"] for r in rows], dtype=float)
-    predicted = np.array([r["predicted_ms"] for r in rows], dtype=float)
-    macs = np.array([r["macs"] for r in rows], dtype=float)
-    error = np.abs(predicted - measured) / measured
-    return {
-        "n": float(len(rows)),
-        "kendall_tau": float(kendalltau(predicted, measured).statistic) if len(rows) > 1 else float("nan"),
-        "mape_pct": float(error.mean() * 100),
-        "within_10pct": float((error <= 0.10).mean() * 100),
-        "macs_kendall_tau": float(kendalltau(macs, measured).statistic) if len(rows) > 1 else float("nan"),
-    }
+    """Kendall τ, MAPE (%), share within ±10 % (%) of predicted vs measured; τ of MACs vs measured; the
+    same three for the plain sum (``plain_*``) when the rows have ``predicted_plain_ms``."""
+    measured = [r["measured_ms"] for r in rows]
+    metrics = {"n": float(len(rows)), **agreement([r["predicted_ms"] for r in rows], measured)}
+    metrics["macs_kendall_tau"] = agreement([r["macs"] for r in rows], measured)["kendall_tau"]
+    if rows and all("predicted_plain_ms" in r for r in rows):
+        plain = agreement([r["predicted_plain_ms"] for r in rows], measured)
+        metrics.update({f"plain_{k}": v for k, v in plain.items()})
+    return metrics
 
 
 def validate(
@@ -122,33 +151,67 @@ def validate(
     """Measure ``n`` random architectures of ``space`` end to end and compare with ``table.predict``.
 
     The end-to-end timings use the table's protocol (threads, optimisation level) unless ``protocol``
-    is given; all networks are timed interleaved. ``architectures`` replaces the random sample. With
-    ``repeats=2`` the whole interleaved measurement runs twice and the report adds how well the two
-    passes agree with each other (:func:`repeatability`) — the ceiling any latency predictor can reach
-    against these measurements.
+    is given; all networks are timed interleaved. ``architectures`` replaces the random sample; the
+    random sample skips the architectures the table's correction was fitted on. With ``repeats=2`` the
+    whole interleaved measurement runs twice and the report adds how well the two passes agree with each
+    other (:func:`repeatability`) — the ceiling any latency predictor can reach against these
+    measurements. Rows carry ``predicted_ms`` (``table.predict``) and ``predicted_plain_ms`` (the plain
+    sum of parts); the metrics of the latter are prefixed ``plain_``.
     """
     base = protocol or Protocol(**table.metadata.get("protocol", {}))
     protocol = Protocol(**{**base.to_dict(), **protocol_overrides})
     h, w = table.resolve_size(input_size)
-    shape = (1, space.backbone_config.in_channels, h, w)
-    archs = list(architectures) if architectures is not None else _distinct_random(space, n, seed)
+    exclude = table.correction.architectures() if table.correction is not None else []
+    archs = list(architectures) if architectures is not None else distinct_random(space, n, seed, exclude)
+    # priced first: a missing entry fails before any export or timing
+    predicted = [
+        {"predicted_ms": table.predict(space, a, (h, w)), "predicted_plain_ms": table.predict(space, a, (h, w), corrected=False)}
+        for a in archs
+    ]
+    rows = measure_architectures(space, archs, (h, w), protocol, repeats, progress)
+    for row, prediction in zip(rows, predicted):
+        row.update(prediction)
+    corrected = table.correction is not None and table.correction.applies(space.name, (h, w))
+    settings = {
+        "space": space.name,
+        "input_size": [h, w],
+        "n": len(archs),
+        "seed": seed,
+        "repeats": repeats,
+        "protocol": protocol.to_dict(),
+        "corrected": corrected,
+    }
+    report = ValidationReport.from_rows(rows, settings)
+    if repeats > 1:
+        report.metrics.update(repeatability(rows))
+    return report
+
+
+def measure_architectures(
+    space: SearchSpace,
+    archs: Sequence[Architecture],
+    size: tuple[int, int],
+    protocol: Protocol,
+    repeats: int = 1,
+    progress: bool = True,
+    desc: str = "validate",
+) -> list[dict[str, Any]]:
+    """Export ``archs`` at ``size`` (H, W) and time them together, interleaved, ``repeats`` times.
+
+    One row per architecture: ``architecture``, ``macs``, ``params``, ``measured_ms`` (median over every
+    timed run), ``measured_p10_ms``, ``measured_p90_ms`` and ``measured_pass{k}_ms`` (each pass's median).
+    """
+    shape = (1, space.backbone_config.in_channels, *size)
     rows: list[dict[str, Any]] = []
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nasbench-validate-")))
         bar = stack.enter_context(
-            tqdm(total=len(archs) * (1 + repeats * protocol.rounds), desc="validate", unit="step", disable=not progress)
+            tqdm(total=len(archs) * (1 + repeats * protocol.rounds), desc=desc, unit="step", disable=not progress)
         )
         sessions = {}
         for i, arch in enumerate(archs):
             model = space.build(arch).eval()
-            rows.append(
-                {
-                    "architecture": str(arch),
-                    "predicted_ms": table.predict(space, arch, (h, w)),
-                    "macs": count_macs(model, shape),
-                    "params": count_params(model),
-                }
-            )
+            rows.append({"architecture": str(arch), "macs": count_macs(model, shape), "params": count_params(model)})
             sessions[str(i)] = TimedSession(
                 export_onnx(model, tmp / f"{i}.onnx", shape, opset=protocol.opset), protocol
             )
@@ -159,18 +222,7 @@ def validate(
         row.update(measured_ms=stats.median_ms, measured_p10_ms=stats.p10_ms, measured_p90_ms=stats.p90_ms)
         for k, p in enumerate(passes):
             row[f"measured_pass{k + 1}_ms"] = Stats.of(p[str(i)]).median_ms
-    settings = {
-        "space": space.name,
-        "input_size": [h, w],
-        "n": len(archs),
-        "seed": seed,
-        "repeats": repeats,
-        "protocol": protocol.to_dict(),
-    }
-    report = ValidationReport.from_rows(rows, settings)
-    if repeats > 1:
-        report.metrics.update(repeatability(rows))
-    return report
+    return rows
 
 
 def repeatability(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
@@ -191,12 +243,17 @@ def repeatability(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
     }
 
 
-def _distinct_random(space: SearchSpace, n: int, seed: int) -> list[Architecture]:
+def distinct_random(
+    space: SearchSpace, n: int, seed: int, exclude: Sequence[str] = ()
+) -> list[Architecture]:
+    """``n`` distinct random architectures of ``space`` (fewer if the space is smaller), none of whose
+    compact strings is in ``exclude``; the same seed gives the same sample."""
     archs: list[Architecture] = []
+    skip = set(exclude)
     attempt = 0
-    while len(archs) < min(n, space.size) and attempt < 100 * n:
+    while len(archs) < min(n, space.size - len(skip)) and attempt < 100 * n:
         arch = space.random(seed * 100_003 + attempt)
         attempt += 1
-        if arch not in archs:
+        if arch not in archs and str(arch) not in skip:
             archs.append(arch)
     return archs
