@@ -305,6 +305,9 @@ def _profile_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, metavar="TABLE.yaml", help="the latency table to write")
     parser.add_argument("--device", default=None, help="device name for the metadata (default: this CPU)")
     parser.add_argument("--base", default=None, metavar="TABLE.yaml", help="reuse the entries of this table")
+    parser.add_argument(
+        "--context", action="store_true", help="time every block inside the skeleton instead of alone"
+    )
     _protocol_arguments(parser)
 
 
@@ -327,6 +330,7 @@ def _profile(args: argparse.Namespace) -> Any:
         device=args.device,
         work_dir=output.with_name(output.name + ".work"),
         base=base,
+        context=args.context,
     )
     table.save(output)
     return {"table": str(output), "blocks": len(table.blocks), "skeletons": len(table.skeletons)}
