@@ -17,6 +17,10 @@ import sys
 from report import ROOT, table, write_section
 
 
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", default="runs/bench_lite_denoise", help="recipe output, relative to the repository")
@@ -34,6 +38,7 @@ def main() -> None:
             "model": summary[n]["architecture"],
             "params": f"{summary[n]['params']:,}",
             "latency ms (measured)": f"{summary[n]['latency_ms']:.1f}",
+            "latency ms (table)": _ms(summary[n]["predicted_latency_ms"]),
             "PSNR dB": f"{summary[n]['psnr_db']:.2f}",
             "SSIM": f"{summary[n]['ssim']:.4f}",
         }
@@ -67,9 +72,11 @@ def main() -> None:
         f"lr {students['lr']}, α = {students['alpha']} and 0. σ = {s['data']['sigma']}, two held-out photographs; "
         f"latency at {s['latency']['input'][0]}×{s['latency']['input'][1]}, 1 thread, interleaved. The α = 0.9 "
         f"student's ONNX graph has {s['npu_native_violations']} operators outside the `npu_native` allow-list. "
-        f"Wall time {s['wall_time_s'] / 60:.1f} min (teacher {s['teacher_s'] / 60:.1f}, students "
-        f"{s['student_kd_s'] / 60:.1f} + {s['student_clean_s'] / 60:.1f}){busy}; a teacher already in "
-        "OUTPUT/teacher is reused, and its time is then only the loading.\n"
+        f"Predicted latencies from `{s['latency_table']}`. Wall time {s['wall_time_s'] / 60:.1f} min (latency "
+        f"table {s['latency_table_s']:.0f} s, teacher {s['teacher_s']:.0f} s, students {s['students_s']:.0f} s "
+        f"in {students['processes']} process(es) — α = 0.9 {s['student_kd_s']:.0f} s, α = 0 "
+        f"{s['student_clean_s']:.0f} s — evaluation and timing {s['evaluation_s']:.0f} s){busy}; a teacher "
+        "already in OUTPUT/teacher is reused, and its time is then only the loading.\n"
     )
     print(body)
     write_section("lite-denoise-tiny", "Distillation payoff: LiteDenoiseNet recipe, --scale tiny", body)

@@ -47,14 +47,16 @@ def _baseline_of(space: str) -> Callable[[], nn.Module]:
     return factory
 
 
-for _model, _space in {
+#: Zoo models that are the baseline of a built-in space: model name -> space name.
+BASELINES = {
     "nafnet_sidd_w32": "nafnet_sidd",
     "nafnet_gopro_w32": "nafnet_gopro",
     "nafnet_tiny": "nafnet_tiny",
     "restormer": "restormer",
     "restormer_tiny": "restormer_tiny",
     "lite_denoise_net": "lite_denoise",
-}.items():
+}
+for _model, _space in BASELINES.items():
     register_model(_model)(_baseline_of(_space))
 
 

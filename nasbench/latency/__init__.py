@@ -3,6 +3,7 @@
 from nasbench.latency.importers import import_profile, list_formats, register_importer
 from nasbench.latency.measure import LatencyMeasurement, measure_latencies, measure_latency
 from nasbench.latency.runtime import Protocol, Stats, device_name
+from nasbench.latency.shipped import latency_table, shipped_table
 from nasbench.latency.table import (
     BlockKey,
     Entry,
@@ -26,8 +27,10 @@ __all__ = [
     "Stats",
     "block_key",
     "import_profile",
+    "latency_table",
     "list_formats",
     "register_importer",
+    "shipped_table",
     "device_name",
     "measure_latencies",
     "measure_latency",

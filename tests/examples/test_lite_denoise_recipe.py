@@ -1,16 +1,20 @@
 """examples/reproduce_lite_denoise.py end to end as a subprocess, shrunk by ``--set`` to a few steps on
-16–24 px crops: the teacher / distilled / clean-only entries, equal student budgets, the gap-closed figure
-and the NPU-native check. (Generic recipe smoke tests live in test_examples_smoke.py.)"""
+16–24 px crops: the teacher / distilled / clean-only entries, equal student budgets, the gap-closed figure,
+latency predicted at a size without a shipped table (profiled), students trained in two worker processes
+equal to students trained in one, and the NPU-native check. (Generic recipe smoke tests live in
+test_examples_smoke.py.)"""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from nasbench.train.checkpoint import load_checkpoint
 
@@ -56,11 +60,23 @@ def test_summary_has_the_three_networks_and_the_api_names(run) -> None:
     assert summary["found"] == summary["student_kd"] and summary["baseline"] == summary["student_clean"]
     assert summary["student_kd"]["architecture"] == summary["student_clean"]["architecture"] == "lite_denoise_net"
     assert summary["student_kd"]["params"] == 1_963_411
-    # The students' latency is predicted from the shipped lite_denoise table only at its size (256 px).
-    assert summary["student_kd"]["predicted_latency_ms"] is None
     settings = summary["settings"]
     assert settings["npu_native_violations"] == 0 and settings["scale"] == "tiny"
     assert settings["students"]["steps"] == 4 and settings["teacher"]["steps"] == 4
+    assert settings["students"]["processes"] == 2
+    for phase in ("latency_table_s", "teacher_s", "students_s", "student_kd_s", "student_clean_s", "evaluation_s"):
+        assert settings[phase] >= 0, phase
+
+
+def test_every_network_of_the_space_is_priced_by_a_table_profiled_at_an_unshipped_size(run) -> None:
+    out, summary, _ = run
+    # No table is shipped at 32 px, so the recipe profiles one with the timing protocol (1 thread).
+    assert summary["settings"]["latency_table"].startswith("profiled in ")
+    assert (out / "profile" / "profile-checkpoint.json").exists()
+    predicted = {name: summary[name]["predicted_latency_ms"] for name in ("teacher", "student_kd", "student_clean")}
+    assert all(isinstance(ms, float) and ms > 0 for ms in predicted.values()), predicted
+    # The tiny teacher is LiteDenoiseNet, the space's baseline, as are the students: one price for all three.
+    assert predicted["teacher"] == predicted["student_kd"] == predicted["student_clean"]
 
 
 def test_gap_closed_is_reported_consistently(run) -> None:
@@ -92,10 +108,34 @@ def test_students_have_equal_budgets_and_only_the_kd_one_sees_the_teacher(run) -
         assert (out / name).exists(), name
 
 
+@pytest.mark.slow  # a second (shrunk) recipe run
+def test_students_trained_one_after_the_other_equal_those_trained_in_two_processes(run, tmp_path) -> None:
+    out, summary, _ = run
+    for done in ("teacher", "profile"):  # reuse the trained teacher and the profiled table
+        shutil.copytree(out / done, tmp_path / done)
+    sequential = _recipe(tmp_path, *SHRINK, "students.processes=1")
+    assert sequential.returncode == 0, sequential.stderr[-2000:]
+    again = json.loads((tmp_path / "summary.json").read_text())
+    for name in ("teacher", "student_kd", "student_clean"):
+        ours, theirs = (torch.load(d / f"{name}.pt", weights_only=True) for d in (out, tmp_path))
+        assert all(torch.equal(ours[k], theirs[k]) for k in ours), name
+        assert again[name]["psnr_db"] == summary[name]["psnr_db"], name
+    assert again["settings"]["latency_table"] == f"profiled in {tmp_path / 'profile'}"
+
+
+def test_bad_process_count_is_one_line(tmp_path) -> None:
+    done = _recipe(tmp_path, "students.processes=0")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "reproduce_lite_denoise: error: settings: students.processes: must be an integer ≥ 1, got 0"
+    ]
+
+
 def test_misspelt_setting_is_one_line_without_traceback(tmp_path) -> None:
     done = _recipe(tmp_path, "students.stpes=5")
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == [
         "reproduce_lite_denoise: error: --set students.stpes=5: settings: students.stpes: unknown option "
-        "(known: alpha, architecture, cache, crop_schedule, lr, space, steps); did you mean 'steps'?"
+        "(known: alpha, architecture, cache, crop_schedule, lr, processes, space, steps, teacher_loss); "
+        "did you mean 'steps'?"
     ]
