@@ -20,7 +20,7 @@ from typing import Any
 
 import nasbench
 from nasbench.config import build_config
-from nasbench.latency import LatencyTable, Protocol
+from nasbench.latency import Protocol, latency_table
 from nasbench.quickstart import check_darts_settings
 from nasbench.search.pipeline import darts_pipeline
 from nasbench.search.summary import format_summary
@@ -31,15 +31,6 @@ HERE = Path(__file__).resolve().parent
 def settings(scale: str, overrides: list[str]) -> dict[str, Any]:
     """examples/ern_net.yaml's ``scale`` section with ``--set`` overrides; unknown keys are refused."""
     return build_config({}, check_darts_settings, HERE / "ern_net.yaml", section=scale, overrides=overrides)
-
-
-def latency_table(space: nasbench.SearchSpace, size: list[int], output: Path) -> LatencyTable:
-    shipped = Path(nasbench.__file__).parent / "profiles" / "tables" / f"{space.name}_{size[0]}_t1.yaml"
-    if shipped.exists() and size[0] == size[1]:
-        table = LatencyTable.load(shipped)
-        if not table.missing(space, size):
-            return table
-    return LatencyTable.profile(space, size, Protocol(threads=1), work_dir=output / "profile")
 
 
 def main() -> None:
@@ -58,7 +49,7 @@ def main() -> None:
 
     space = nasbench.load_space(cfg["space"])
     size = list(cfg["latency_input"])
-    table = latency_table(space, size, args.output)
+    table = latency_table(space, size, Protocol(threads=1), work_dir=args.output / "profile")
     result = darts_pipeline(
         space, table, cfg, args.output, resume=args.resume, started=start, extra_settings={"scale": args.scale}
     )
