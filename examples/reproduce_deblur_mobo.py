@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from reproduce_ern_net import latency_table  # the shipped table when it matches, else profiled here
 
 import nasbench
 from nasbench.config import build_config
+from nasbench.latency import Protocol, latency_table  # the shipped table when it matches, else profiled
 from nasbench.search.mobo_pipeline import mobo_pipeline, resolve_settings
 from nasbench.search.summary import format_summary
 
@@ -58,7 +58,7 @@ def main() -> None:
     start = time.perf_counter()
 
     space = nasbench.load_space(cfg["space"])
-    table = latency_table(space, list(cfg["latency_input"]), args.output)
+    table = latency_table(space, list(cfg["latency_input"]), Protocol(threads=1), work_dir=args.output / "profile")
     result = mobo_pipeline(
         space, table, cfg, args.output, resume=args.resume, started=start, extra_settings={"scale": args.scale}
     )

@@ -29,11 +29,11 @@ from typing import Any
 
 import torch
 import yaml
-from reproduce_ern_net import latency_table  # the shipped table when it matches, else profiled here
 
 import nasbench
 from nasbench.config import apply_overrides, set_value
 from nasbench.errors import NasbenchError
+from nasbench.latency import Protocol, latency_table  # the shipped table when it matches, else profiled
 from nasbench.search.mobo import build_problem
 from nasbench.search.mobo_pipeline import (
     ARTIFACTS,
@@ -176,7 +176,7 @@ def run(
     per_search = {name: search_settings(space, cfg, name, objectives) for name, objectives in searches.items()}
     size = resolve_settings(per_search[names[0]])["latency_input"]
     output.mkdir(parents=True, exist_ok=True)
-    table = latency_table(space, list(size), output)
+    table = latency_table(space, list(size), Protocol(threads=1), work_dir=output / "profile")
     for name, objectives in searches.items():
         constraints = per_search[name]["mobo"].get("constraints")
         build_problem(space, objectives, table, constraints=constraints, input_size=size)
