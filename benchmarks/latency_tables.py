@@ -119,7 +119,7 @@ def main() -> None:
         f"table entries {protocol.rounds}×{protocol.runs} interleaved runs; end-to-end networks {e2e}. "
         f"Correction (`calibrate`, grouping `{c.grouping}`): fitted on {len(c.calibration)} random architectures "
         f"(seed 1000, measured end to end once, {e2e}; none of them in the validation sample, seed 1) — "
-        f"intercept {c.intercept_ms:+.2f} ms, entries scaled {scales}; ridge penalty {c.fit['penalty']:g} "
+        f"intercept {c.intercept_ms:+.2f} ms, entries scaled {scales}; ridge penalty {c.fit['penalty']} "
         f"(leave-one-out), leave-one-out MAPE on the calibration sample {c.fit['mape_leave_one_out_pct']:.2f} % "
         f"(plain {c.fit['mape_plain_pct']:.2f} %). Validation networks measured in two independent passes; "
         f"their latencies span {min(measured):.1f}–{max(measured):.1f} ms. Load average (1/5/15 min) at the "

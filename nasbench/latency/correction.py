@@ -32,8 +32,9 @@ from nasbench.space import SearchSpace
 Grouping = Callable[[BlockKey], str]
 GROUPINGS: Registry[Grouping] = Registry("correction grouping", LatencyTableError)
 
-#: Ridge penalties tried (relative to the number of calibration networks, on RMS-normalised features).
-_PENALTIES = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
+#: Ridge penalties tried (relative to the number of calibration networks, on RMS-normalised features);
+#: the infinite one keeps every scale at 0 and fits only the intercept (a constant offset).
+_PENALTIES = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, float("inf"))
 
 
 @GROUPINGS.register("block")
@@ -175,7 +176,7 @@ def fit_correction(
 
     fit = {
         "method": "ridge, penalty by leave-one-out",
-        "penalty": penalty,
+        "penalty": penalty if np.isfinite(penalty) else "inf (intercept only)",
         "n": n,
         **fit_info,
         "mape_plain_pct": mape(plain),
@@ -189,23 +190,27 @@ def fit_correction(
 
 def _ridge_loo(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     """Ridge fit of ``y ≈ x θ`` (column 0 is the unpenalised intercept) with the penalty of smallest
-    leave-one-out error; returns θ, the penalty and the leave-one-out residuals."""
+    leave-one-out error (closed form, through the leverages); returns θ, the penalty and the
+    leave-one-out residuals."""
     n, k = x.shape
     rms = np.sqrt(np.mean(x[:, 1:] ** 2, axis=0))
     norm = np.concatenate([[1.0], np.where(rms > 0, rms, 1.0)])
     xs = x / norm
     best: tuple[float, np.ndarray, float, np.ndarray] | None = None
     for penalty in _PENALTIES:
-        reg = np.diag([0.0] + [penalty * n] * (k - 1))
-        a = xs.T @ xs + reg
-        if np.linalg.matrix_rank(a) < k:
-            continue
-        inv = np.linalg.inv(a)
-        theta = inv @ xs.T @ y
-        leverage = np.einsum("ij,jk,ik->i", xs, inv, xs)
-        if np.any(leverage > 1 - 1e-9):
-            continue
-        loo = (y - xs @ theta) / (1 - leverage)
+        if np.isinf(penalty):
+            theta = np.concatenate([[y.mean()], np.zeros(k - 1)])
+            loo = (y - y.mean()) * n / (n - 1)
+        else:
+            a = xs.T @ xs + np.diag([0.0] + [penalty * n] * (k - 1))
+            if np.linalg.matrix_rank(a) < k:
+                continue
+            inv = np.linalg.inv(a)
+            theta = inv @ xs.T @ y
+            leverage = np.einsum("ij,jk,ik->i", xs, inv, xs)
+            if np.any(leverage > 1 - 1e-9):
+                continue
+            loo = (y - xs @ theta) / (1 - leverage)
         err = float(np.mean(loo**2))
         if best is None or err < best[0]:
             best = (err, theta / norm, penalty, loo)

@@ -12,7 +12,7 @@ import pytest
 
 from nasbench import SearchSpace
 from nasbench.cli import main
-from nasbench.latency import LatencyTable, LatencyTableError, Protocol
+from nasbench.latency import BlockKey, LatencyTable, LatencyTableError, Protocol
 from nasbench.latency.correction import Correction, calibrate, fit_correction
 from nasbench.latency.validate import distinct_random, validate
 
@@ -53,6 +53,16 @@ def test_fit_recovers_a_known_residual(tiny_space, tiny_table) -> None:
     assert c.fit["mape_corrected_pct"] < 0.05 < c.fit["mape_plain_pct"]
     assert c.fit["mape_leave_one_out_pct"] < 0.2 and c.fit["n"] == 12 and c.fit["seed"] == 3
     assert len(c.calibration) == 12 and set(c.calibration[0]) == {"architecture", "measured_ms"}
+
+
+def test_fit_keeps_only_the_intercept_when_the_scales_do_not_generalise() -> None:
+    naf, conv = BlockKey("naf", (), 16, 32, 32), BlockKey("conv_bn_relu", (), 16, 32, 32)
+    parts = [{naf: 1.0 + i % 3, conv: 2.0 + (i * 5) % 4} for i in range(8)]
+    plain = [10.0 + sum(p.values()) for p in parts]
+    offsets = [3.0, -1.0, 2.5, -0.5, 1.0, 0.0, 2.0, 1.0]  # no relation to the blocks: a constant fits best
+    c = fit_correction("t", (32, 32), parts, plain, [p + o for p, o in zip(plain, offsets)], ["a"] * 8)
+    assert c.fit["penalty"] == "inf (intercept only)" and set(c.scale.values()) == {0.0}
+    assert c.intercept_ms == pytest.approx(sum(offsets) / 8)
 
 
 def test_fit_needs_enough_networks_and_a_known_grouping(tiny_space, tiny_table) -> None:
@@ -121,7 +131,7 @@ def test_calibrate_then_validate_reports_plain_and_corrected(small) -> None:
     c = table.correction
     assert c is not None and c.space == "small" and c.input_size == (16, 16) and len(c.calibration) == 3
     assert all(row["measured_ms"] > 0 for row in c.calibration) and c.fit["protocol"]["runs"] == 2
-    assert c.fit["penalty"] > 0  # 3 networks, 3 coefficients: only a penalised fit is defined
+    assert c.fit["penalty"] != 0  # 3 networks, 3 coefficients: only a penalised fit is defined
     assert plain_table.correction is None  # calibrate returns a new table
     # the validation sample is drawn with the calibration seed on purpose: it must skip those networks
     report = validate(space, table, n=2, seed=11, progress=False)
