@@ -56,12 +56,12 @@ class Benchmark:
 BENCHMARKS = (
     Benchmark("latency_tables.py", (), ("--quick",), ("latency-",), "figure 2"),
     Benchmark("supernet.py", (), ("--quick",), ("supernet",), "figure 4"),
-    Benchmark("ddp.py", (), ("--quick",), ("ddp",), "figure 4, DDP 2 processes vs 1 (6 min)"),
+    Benchmark("ddp.py", (), ("--quick",), ("ddp",), "figure 4, DDP 2 processes vs 1 (8 min)"),
     Benchmark("ern_net.py", ("--scale", "tiny"), None, ("ern-tiny",), "figure 1, DARTS recipe (8 min); no quick mode"),
     Benchmark("lite_denoise.py", (), None, ("lite-denoise",), "figure 1, KD recipe (8 min); no quick mode"),
     Benchmark("mobo.py", (), ("--quick",), ("mobo",), "figure 3 (25 min in full); --quick prints only"),
-    # after mobo.py: it reuses the teacher and surrogates mobo.py trained (runs/bench_mobo, _quick)
-    Benchmark("mobo_proposal.py", (), ("--quick",), ("mobo-proposal",), "figure 3, acquisitions; --quick prints only"),
+    # after mobo.py: it reuses the teacher and surrogates mobo.py trained; --quick prints only
+    Benchmark("mobo_proposal.py", (), ("--quick",), ("mobo-proposal",), "figure 3, acquisitions (10 min)"),
     Benchmark("ssm_vs_restormer.py", (), ("--quick",), ("ssm-vs-restormer",), "ENS block latency"),
     Benchmark("ens.py", (), None, ("ens-tiny",), "figure 1, ENS recipe; no quick mode"),
     Benchmark("peers_darts.py", (), ("--quick",), ("peers-darts",), "figure 6; --quick prints only"),
