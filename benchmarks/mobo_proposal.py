@@ -15,7 +15,7 @@ picks the closed-form staircase EHVI on this problem); ``qlognehvi`` is the same
 /tmp/mobo_before.py``), loaded as a module of its own. Seeds are interleaved (seed 0 of every variant, then
 seed 1, …) so every variant sees the same machine load. Prints median / p90 proposal time over trials ≥ 10
 and HV after N evaluations (reference: worst of every run's evaluations + 10 % of the range); writes
-``--output``/proposal.json and the ``mobo-proposal`` section of docs/benchmarks.md (not with ``--quick``,
+``--output``/proposal.json and the ``acquisitions`` section of docs/benchmarks.md (not with ``--quick``,
 ``--before`` or ``--no-docs``).
 """
 
@@ -175,7 +175,7 @@ def main() -> None:
         f"search {', '.join(f'{x:.1f}' for x in loads)} on 2 cores (shared machine; proposal times grow with it).\n"
     )
     print(body)
-    write_section("mobo-proposal", "MoboSampler acquisitions: proposal time", body)
+    write_section("acquisitions", "MoboSampler acquisitions: proposal time", body)
 
 
 if __name__ == "__main__":

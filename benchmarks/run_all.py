@@ -61,7 +61,7 @@ BENCHMARKS = (
     Benchmark("lite_denoise.py", (), None, ("lite-denoise",), "figure 1, KD recipe (8 min); no quick mode"),
     Benchmark("mobo.py", (), ("--quick",), ("mobo",), "figure 3 (25 min in full); --quick prints only"),
     # after mobo.py: it reuses the teacher and surrogates mobo.py trained; --quick prints only
-    Benchmark("mobo_proposal.py", (), ("--quick",), ("mobo-proposal",), "figure 3, acquisitions (10 min)"),
+    Benchmark("mobo_proposal.py", (), ("--quick",), ("acquisitions",), "figure 3, acquisitions (10 min)"),
     Benchmark("ssm_vs_restormer.py", (), ("--quick",), ("ssm-vs-restormer",), "ENS block latency"),
     Benchmark("ens.py", (), None, ("ens-tiny",), "figure 1, ENS recipe; no quick mode"),
     Benchmark("peers_darts.py", (), ("--quick",), ("peers-darts",), "figure 6; --quick prints only"),
