@@ -1,5 +1,6 @@
 """Latency: end-to-end measurement, per-device lookup tables, profiling, validation and importers."""
 
+from nasbench.latency.correction import Correction, calibrate
 from nasbench.latency.importers import import_profile, list_formats, register_importer
 from nasbench.latency.measure import LatencyMeasurement, measure_latencies, measure_latency
 from nasbench.latency.runtime import Protocol, Stats, device_name
@@ -17,6 +18,7 @@ from nasbench.latency.table import (
 
 __all__ = [
     "BlockKey",
+    "Correction",
     "Entry",
     "LatencyMeasurement",
     "LatencyTable",
@@ -26,6 +28,7 @@ __all__ = [
     "SkeletonKey",
     "Stats",
     "block_key",
+    "calibrate",
     "import_profile",
     "latency_table",
     "list_formats",
