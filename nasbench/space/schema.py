@@ -9,6 +9,7 @@ path; every check raises :class:`~nasbench.errors.SpaceError` with a message suc
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -39,6 +40,18 @@ class Where:
         return SpaceError(f"{self}: {message}")
 
 
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also reads floats written the JSON / YAML 1.2 way, such as ``8e-05``
+    (YAML 1.1 wants ``8.0e-05`` and would give the string ``'8e-05'``): latency-table entry lines are JSON."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
 def read_yaml(path: str | Path, error: type[NasbenchError] = SpaceError) -> tuple[str, Any]:
     """The text of a YAML file and its ``yaml.safe_load`` value; unreadable or malformed files raise
     ``error`` with one line naming the file (and the line and column of a syntax error)."""
@@ -50,8 +63,12 @@ def read_yaml(path: str | Path, error: type[NasbenchError] = SpaceError) -> tupl
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"{path}: cannot read: {exc}") from None
     try:
-        duplicate = _duplicate_key(yaml.compose(text, Loader=yaml.SafeLoader))
-        data = yaml.safe_load(text)
+        duplicate = _duplicate_key(yaml.compose(text, Loader=_Loader))
+        loader = _Loader(text)  # what yaml.safe_load does, with the float resolver above
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -72,10 +89,7 @@ def _duplicate_key(node: yaml.Node | None, keys: tuple[str, ...] = ()) -> str | 
             name = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
             if isinstance(key, yaml.ScalarNode) and name in lines:
                 where = ".".join((*keys, name))
-                return (
-                    f"{where}: duplicate key (lines {lines[name]} and {key.start_mark.line + 1}); "
-                    "remove one of them"
-                )
+                return f"{where}: duplicate key (lines {lines[name]} and {key.start_mark.line + 1}); remove one of them"
             lines[name] = key.start_mark.line + 1
             children.append((name, value))
     elif isinstance(node, yaml.SequenceNode):

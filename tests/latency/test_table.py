@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -49,6 +50,18 @@ def test_save_load_round_trip_and_frame(tiny_table, tmp_path) -> None:
     assert not list(tmp_path.glob("*.tmp"))
     # one entry per line, so tables diff line by line
     assert sum(line.startswith("  - {") for line in path.read_text().splitlines()) == 21
+
+
+def test_entries_below_a_ten_thousandth_of_a_ms_round_trip(tiny_table, tmp_path) -> None:
+    # json writes 8e-05, which YAML 1.1 would read back as the string '8e-05'
+    key = next(iter(tiny_table.blocks))
+    tiny = dataclasses.replace(tiny_table.blocks[key], median_ms=0.0, p10_ms=0.0, p90_ms=8e-05)
+    table = LatencyTable(
+        tiny_table.metadata, tiny_table.input_size, {**tiny_table.blocks, key: tiny}, tiny_table.skeletons
+    )
+    path = table.save(tmp_path / "t.yaml")
+    assert "8e-05" in path.read_text()
+    assert LatencyTable.load(path).blocks[key].p90_ms == 8e-05
 
 
 def test_missing_entries_and_predict_error(tiny_space, tiny_table) -> None:
