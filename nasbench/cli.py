@@ -305,9 +305,7 @@ def _profile_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, metavar="TABLE.yaml", help="the latency table to write")
     parser.add_argument("--device", default=None, help="device name for the metadata (default: this CPU)")
     parser.add_argument("--base", default=None, metavar="TABLE.yaml", help="reuse the entries of this table")
-    parser.add_argument(
-        "--context", action="store_true", help="time every block inside the skeleton instead of alone"
-    )
+    parser.add_argument("--context", action="store_true", help="time every block inside the skeleton instead of alone")
     _protocol_arguments(parser)
 
 
@@ -336,17 +334,26 @@ def _profile(args: argparse.Namespace) -> Any:
     return {"table": str(output), "blocks": len(table.blocks), "skeletons": len(table.skeletons)}
 
 
-def _validate_arguments(parser: argparse.ArgumentParser) -> None:
+def _end_to_end_arguments(parser: argparse.ArgumentParser, table_help: str) -> None:
+    """The arguments of the commands that time networks end to end against a table."""
     _space_argument(parser)
-    parser.add_argument("--table", required=True, metavar="TABLE.yaml", help="latency table to validate")
-    parser.add_argument("--n", type=int, default=30, help="random architectures to measure (default 30)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--table", required=True, metavar="TABLE.yaml", help=table_help)
     parser.add_argument("--input-size", type=int, nargs=2, default=None, metavar=("H", "W"))
-    parser.add_argument("--output", required=True, metavar="DIR", help="writes validation.csv/.json/.png")
     parser.add_argument(
         "--runs", type=int, default=None, help="timed runs per network per round (default: the table's)"
     )
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default: the table's)")
+
+
+def _timing_overrides(args: argparse.Namespace) -> dict[str, int]:
+    return {k: v for k, v in (("runs", args.runs), ("rounds", args.rounds)) if v is not None}
+
+
+def _validate_arguments(parser: argparse.ArgumentParser) -> None:
+    _end_to_end_arguments(parser, "latency table to validate")
+    parser.add_argument("--n", type=int, default=30, help="random architectures to measure (default 30)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", required=True, metavar="DIR", help="writes validation.csv/.json/.png")
 
 
 @command(
@@ -361,24 +368,17 @@ def _latency_validate(args: argparse.Namespace) -> Any:
 
     space = nasbench.load_space(args.space)
     table = LatencyTable.load(args.table)
-    overrides = {k: v for k, v in (("runs", args.runs), ("rounds", args.rounds)) if v is not None}
-    report = validate(space, table, args.n, args.input_size, seed=args.seed, **overrides)
+    report = validate(space, table, args.n, args.input_size, seed=args.seed, **_timing_overrides(args))
     report.save(args.output)
     return {**report.metrics, "output": args.output}
 
 
 def _calibrate_arguments(parser: argparse.ArgumentParser) -> None:
-    _space_argument(parser)
-    parser.add_argument("--table", required=True, metavar="TABLE.yaml", help="latency table to correct")
+    _end_to_end_arguments(parser, "latency table to correct")
     parser.add_argument("--n", type=int, default=20, help="calibration architectures to measure (default 20)")
     parser.add_argument("--seed", type=int, default=1000, help="calibration sample seed (default 1000)")
     parser.add_argument("--grouping", default="block", help="entries scaled together: block (default), block_level")
-    parser.add_argument("--input-size", type=int, nargs=2, default=None, metavar=("H", "W"))
     parser.add_argument("--output", required=True, metavar="TABLE.yaml", help="the corrected table to write")
-    parser.add_argument(
-        "--runs", type=int, default=None, help="timed runs per network per round (default: the table's)"
-    )
-    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default: the table's)")
 
 
 @command(
@@ -393,9 +393,8 @@ def _latency_calibrate(args: argparse.Namespace) -> Any:
 
     space = nasbench.load_space(args.space)
     table = LatencyTable.load(args.table)
-    overrides = {k: v for k, v in (("runs", args.runs), ("rounds", args.rounds)) if v is not None}
     corrected = calibrate(
-        space, table, args.n, args.input_size, seed=args.seed, grouping=args.grouping, **overrides
+        space, table, args.n, args.input_size, seed=args.seed, grouping=args.grouping, **_timing_overrides(args)
     )
     corrected.save(args.output)
     c = corrected.correction
@@ -418,10 +417,7 @@ def _import_arguments(parser: argparse.ArgumentParser) -> None:
     "latency import",
     "turn a profile measured elsewhere (e.g. on a phone) into a latency table",
     _import_arguments,
-    [
-        "nasbench latency import phone.txt --format tflite --space lite_denoise --input-size 256 256 "
-        "--output phone.yaml"
-    ],
+    ["nasbench latency import phone.txt --format tflite --space lite_denoise --input-size 256 256 --output phone.yaml"],
 )
 def _latency_import(args: argparse.Namespace) -> Any:
     from nasbench.latency import LatencyTable, import_profile
@@ -443,9 +439,7 @@ def _quickstart_arguments(parser: argparse.ArgumentParser) -> None:
     from nasbench.quickstart import ENGINES
 
     parser.add_argument("--output", default="runs/quickstart", metavar="DIR", help="where artifacts go")
-    parser.add_argument(
-        "--engine", default="darts", choices=list(ENGINES), help="search engine (default darts)"
-    )
+    parser.add_argument("--engine", default="darts", choices=list(ENGINES), help="search engine (default darts)")
     _config_arguments(parser)
 
 
@@ -748,7 +742,7 @@ def _finetune_arguments(parser: argparse.ArgumentParser) -> None:
     "train (or fine-tune) a network: an architecture of a space, or a zoo model, on the built-in data",
     _finetune_arguments,
     [
-        "nasbench finetune --space nafnet_tiny --arch \"$(cat runs/quickstart/architecture.txt)\" --steps 800 "
+        'nasbench finetune --space nafnet_tiny --arch "$(cat runs/quickstart/architecture.txt)" --steps 800 '
         "--output runs/ft",
         "nasbench finetune --model lite_denoise_net --weights runs/kd/student.pt --lr 1e-4 --output runs/ft2",
     ],

@@ -172,6 +172,29 @@ def test_settings_from_file_flags_and_set(tmp_path: Path, capsys: pytest.Capture
     assert "--set mobo.n_evaluation=3: settings: mobo.n_evaluation: unknown option" in capsys.readouterr().err
 
 
+def test_latency_calibrate_refuses_an_unknown_grouping_in_one_line(tmp_path, capsys) -> None:
+    table = "nasbench/profiles/tables/nafnet_tiny_64_t1.yaml"
+    out = tmp_path / "c.yaml"
+    args = [
+        "latency",
+        "calibrate",
+        "--space",
+        "nafnet_tiny",
+        "--table",
+        table,
+        "--grouping",
+        "nope",
+        "--output",
+        str(out),
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "nasbench latency calibrate: error: calibrate: unknown correction grouping 'nope' (known: block, block_level)"
+    ]
+    assert not out.exists()
+
+
 TINY_MOBO = """\
 data: {task: denoise, sigma: 25, crop: 16, val_max_side: 32}
 teacher: {steps: 2, batch_size: 2}

@@ -238,11 +238,10 @@ def calibrate(
     validation sample skips these architectures anyway) and timed like :func:`~nasbench.latency.validate.
     validate` does (the table's protocol unless ``protocol`` is given, interleaved, ``repeats`` passes).
     """
-    from nasbench.latency.validate import distinct_random, measure_architectures
+    from nasbench.latency.validate import distinct_random, measure_architectures, timing_protocol
 
     GROUPINGS.get(grouping, "calibrate")
-    base = protocol or Protocol(**table.metadata.get("protocol", {}))
-    protocol = Protocol(**{**base.to_dict(), **protocol_overrides})
+    protocol = timing_protocol(table, protocol, **protocol_overrides)
     h, w = table.resolve_size(input_size)
     archs = distinct_random(space, n, seed)
     # pricing first: a missing entry fails before any timing

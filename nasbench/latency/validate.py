@@ -62,13 +62,13 @@ class ValidationReport:
         ax1.plot([lo, hi], [lo, hi], "k--", lw=0.8)
         m = self.metrics
         if self.corrected:
-            ax1.scatter(measured, plain, s=14, color="0.55", marker="x", label=f"plain sum: τ={m['plain_kendall_tau']:.3f}")
+            ax1.scatter(
+                measured, plain, s=14, color="0.55", marker="x", label=f"plain sum: τ={m['plain_kendall_tau']:.3f}"
+            )
         ax1.scatter(measured, predicted, s=18, label="corrected" if self.corrected else "LUT")
         ax1.set(xlabel="measured latency (ms)", ylabel="predicted latency (ms)", xlim=(lo, hi), ylim=(lo, hi))
         name = "corrected LUT" if self.corrected else "LUT"
-        ax1.set_title(
-            f"{name}: τ={m['kendall_tau']:.3f}, MAPE={m['mape_pct']:.1f} %, ±10 %: {m['within_10pct']:.0f} %"
-        )
+        ax1.set_title(f"{name}: τ={m['kendall_tau']:.3f}, MAPE={m['mape_pct']:.1f} %, ±10 %: {m['within_10pct']:.0f} %")
         ax1.legend(loc="upper left")
         ax2.scatter(measured, macs, s=18, color="tab:orange")
         ax2.set(xlabel="measured latency (ms)", ylabel="GMACs")
@@ -135,6 +135,13 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
     return metrics
 
 
+def timing_protocol(table: LatencyTable, protocol: Protocol | None = None, **overrides: Any) -> Protocol:
+    """How to time networks end to end against ``table``: ``protocol``, else the one the table was measured
+    with, with ``overrides`` (Protocol fields) applied."""
+    base = protocol or Protocol(**table.metadata.get("protocol", {}))
+    return Protocol(**{**base.to_dict(), **overrides})
+
+
 def validate(
     space: SearchSpace,
     table: LatencyTable,
@@ -158,14 +165,16 @@ def validate(
     measurements. Rows carry ``predicted_ms`` (``table.predict``) and ``predicted_plain_ms`` (the plain
     sum of parts); the metrics of the latter are prefixed ``plain_``.
     """
-    base = protocol or Protocol(**table.metadata.get("protocol", {}))
-    protocol = Protocol(**{**base.to_dict(), **protocol_overrides})
+    protocol = timing_protocol(table, protocol, **protocol_overrides)
     h, w = table.resolve_size(input_size)
     exclude = table.correction.architectures() if table.correction is not None else []
     archs = list(architectures) if architectures is not None else distinct_random(space, n, seed, exclude)
     # priced first: a missing entry fails before any export or timing
     predicted = [
-        {"predicted_ms": table.predict(space, a, (h, w)), "predicted_plain_ms": table.predict(space, a, (h, w), corrected=False)}
+        {
+            "predicted_ms": table.predict(space, a, (h, w)),
+            "predicted_plain_ms": table.predict(space, a, (h, w), corrected=False),
+        }
         for a in archs
     ]
     rows = measure_architectures(space, archs, (h, w), protocol, repeats, progress)
@@ -243,9 +252,7 @@ def repeatability(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
     }
 
 
-def distinct_random(
-    space: SearchSpace, n: int, seed: int, exclude: Sequence[str] = ()
-) -> list[Architecture]:
+def distinct_random(space: SearchSpace, n: int, seed: int, exclude: Sequence[str] = ()) -> list[Architecture]:
     """``n`` distinct random architectures of ``space`` (fewer if the space is smaller), none of whose
     compact strings is in ``exclude``; the same seed gives the same sample."""
     archs: list[Architecture] = []
