@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from report import ROOT, table, write_section
+from report import IMG, ROOT, table, write_section
 
 import nasbench
 from nasbench.deploy.onnx import export_onnx
@@ -71,9 +71,8 @@ def main() -> None:
     report = validate(space, corrected, n, seed=1, progress=False, repeats=2, **E2E)
     report.save(out_dir / "validation")
     loads.append(_load())
-    out = ROOT / "docs" / "img"
-    out.mkdir(parents=True, exist_ok=True)
-    plot = report.plot(out / f"latency_validation_{space_name}_{size}.png")
+    IMG.mkdir(parents=True, exist_ok=True)
+    plot = report.plot(IMG / f"latency_validation_{space_name}_{size}.png")
     second = measure_latency(baseline, (3, size, size), protocol)
     scratch.cleanup()
     drift = abs(second.median_ms - first.median_ms) / first.median_ms * 100
@@ -96,7 +95,11 @@ def main() -> None:
             "target": "≥ 0.95",
             "reached": before_after("kendall_tau", "{:.3f}"),
         },
-        {"figure": "share within ±10 %: plain → corrected", "target": "≥ 99 %", "reached": before_after("within_10pct", "{:.1f} %")},
+        {
+            "figure": "share within ±10 %: plain → corrected",
+            "target": "≥ 99 %",
+            "reached": before_after("within_10pct", "{:.1f} %"),
+        },
         {"figure": "MAPE: plain → corrected", "target": "—", "reached": before_after("mape_pct", "{:.2f} %")},
         {
             "figure": "noise ceiling: Kendall τ between two end-to-end passes over the same networks",
@@ -125,7 +128,7 @@ def main() -> None:
         f"(plain {c.fit['mape_plain_pct']:.2f} %). Validation networks measured in two independent passes; "
         f"their latencies span {min(measured):.1f}–{max(measured):.1f} ms. Load average (1/5/15 min) at the "
         f"start, after profiling, after calibration, after validation: {'; '.join(loads)}.\n\n"
-        f"![predicted vs measured]({plot.relative_to(ROOT / 'docs')})\n"
+        f"![predicted vs measured]({plot.relative_to(IMG.parent)})\n"
     )
     print(body)
     write_section(

@@ -16,6 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # NASBENCH_BENCH_DOC redirects every section to another file (run_all.py --quick uses a scratch copy).
 DOC = Path(os.environ.get("NASBENCH_BENCH_DOC") or ROOT / "docs" / "benchmarks.md")
+# Pictures the sections link as ``img/NAME.png`` live next to the document (so --quick leaves docs/img alone).
+IMG = DOC.parent / "img"
 HEADER = """# Benchmarks
 
 Every figure below was measured on this project's machine by the script named in its section, which also

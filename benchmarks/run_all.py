@@ -153,7 +153,7 @@ def main() -> None:
     if args.quick:
         env["NASBENCH_BENCH_DOC"] = str(QUICK_DOC)
     print(f"document: {doc.relative_to(ROOT)}")
-    for bench, listed in benchmarks:
+    for bench, _listed in benchmarks:
         extra = bench.quick if args.quick else bench.full
         cmd = "skipped in this mode" if extra is None else " ".join(["python", f"benchmarks/{bench.script}", *extra])
         print(f"  {bench.script:22} {cmd:60} sections {', '.join(bench.sections)}  ({bench.note})")

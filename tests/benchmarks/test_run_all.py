@@ -91,3 +91,15 @@ def test_summary_marks_rewritten_and_older_sections(run_all, tmp_path: Path) -> 
     assert "[alpha] rewritten by this run, measured 2026-01-02 03:04 UTC" in text
     assert "[beta] older, measured ?" in text
     assert "(states no target)" in text
+
+
+def test_pictures_follow_the_document(load_benchmark, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """--quick sends sections to a scratch copy; the pictures they link (img/NAME.png) must go with it, or a
+    smoke run overwrites docs/img."""
+    monkeypatch.setenv("NASBENCH_BENCH_DOC", str(tmp_path / "scratch" / "benchmarks.md"))
+    report = load_benchmark("report")
+    assert report.IMG == tmp_path / "scratch" / "img"
+    monkeypatch.delenv("NASBENCH_BENCH_DOC")
+    report = load_benchmark("report")
+    assert report.IMG == BENCHMARKS.parent / "docs" / "img"
+    assert "IMG /" in (BENCHMARKS / "latency_tables.py").read_text(encoding="utf-8")
