@@ -48,7 +48,7 @@ import numpy as np
 import optuna
 import torch
 from optuna.trial import TrialState
-from report import ROOT, table, write_section
+from report import IMG, ROOT, table, write_section
 from tqdm.auto import tqdm
 
 import nasbench
@@ -665,7 +665,7 @@ def main() -> None:
     if args.quick or args.no_docs:
         plot(panels, output / "mobo_hv.png")
     else:
-        plot(panels, ROOT / "docs" / "img" / "mobo_hv.png")
+        plot(panels, IMG / "mobo_hv.png")
         write_section("mobo", "MOBO vs Optuna's samplers (tiny deblurring problem)", body)
 
 

@@ -29,11 +29,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from report import ROOT, table, write_section
+from report import IMG, ROOT, table, write_section
 
 from nasbench.search.result import SearchResult
 
-IMAGE = ROOT / "docs" / "img" / "payoff_latency_psnr.png"
+IMAGE = IMG / "payoff_latency_psnr.png"
 QUICK_IMAGE = ROOT / "runs" / "bench_quick" / "payoff_latency_psnr.png"
 # folder → the command that makes it (run from the repository). The MOBO one is the tiny deblurring recipe with
 # a smaller budget (its tiny defaults: teacher 600 steps, surrogates 150, 40 evaluations, fine-tune 600).
@@ -135,7 +135,7 @@ def main() -> None:
     image = QUICK_IMAGE if args.quick else IMAGE
     rows = plot(results, image)
     body = f"""
-![latency vs PSNR]({os.path.relpath(image, ROOT / "docs")})
+![latency vs PSNR]({os.path.relpath(image, IMG.parent)})
 
 Left: every architecture each MOBO search evaluated — LUT-predicted latency against training-free PSNR
 (the teacher with distilled surrogate blocks, on the held-out photos; the values the search optimised), the

@@ -103,3 +103,5 @@ def test_pictures_follow_the_document(load_benchmark, monkeypatch: pytest.Monkey
     report = load_benchmark("report")
     assert report.IMG == BENCHMARKS.parent / "docs" / "img"
     assert "IMG /" in (BENCHMARKS / "latency_tables.py").read_text(encoding="utf-8")
+    hard_coded = [p.name for p in BENCHMARKS.glob("*.py") if '"docs" / "img"' in p.read_text(encoding="utf-8")]
+    assert hard_coded == [], f"write pictures to report.IMG, not docs/img: {hard_coded}"
