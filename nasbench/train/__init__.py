@@ -28,6 +28,7 @@ from nasbench.train.data import (
 )
 from nasbench.train.distill import CropSchedule, CropStage, TeacherCache, distill
 from nasbench.train.errors import DataError, TrainingError
+from nasbench.train.features import list_feature_losses, register_feature_loss
 from nasbench.train.loop import (
     FinetuneResult,
     StepBatches,
@@ -47,6 +48,8 @@ __all__ = [
     "CropStage",
     "TeacherCache",
     "distill",
+    "list_feature_losses",
+    "register_feature_loss",
     "DataError",
     "DefocusBlur",
     "Degradation",

@@ -9,6 +9,9 @@ with α = 0.9 (the LiteDenoiseNet paper's value) and, by default, L = L_T = 1000
 LiteDenoiseNet's released supervised training). α is confirmed by the paper; this exact KD formula is our
 reading of it, not found in a primary source.
 
+``features=[...]`` adds feature-level distillation: ``feature_weight`` times a loss between the outputs of
+named student and teacher modules (:mod:`nasbench.train.features`).
+
 Why not :func:`~nasbench.train.loop.finetune`: its loss sees only ``(prediction, clean)`` — not the
 degraded input the teacher needs, nor the sample index the teacher cache is keyed by — and it has one
 batch size for the whole run, while a crop schedule changes it per stage. The loop here is otherwise
@@ -19,6 +22,7 @@ atomic checkpoints, exact resume and non-finite stop (it reuses those helpers).
 from __future__ import annotations
 
 import copy
+import math
 import random
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
@@ -34,6 +38,7 @@ from tqdm.auto import tqdm
 
 from nasbench.train.data import CropDataset
 from nasbench.train.errors import DataError, TrainingError
+from nasbench.train.features import FeatureLoss, FeaturePairs, FeatureRecorder, feature_pairs, get_feature_loss
 from nasbench.train.loop import (
     ADAMW_BETAS,
     CHECKPOINT_NAME,
@@ -54,6 +59,7 @@ DEFAULT_ALPHA = 0.9
 DEFAULT_CACHE_MB = 512.0
 
 Sample = tuple[torch.Tensor, torch.Tensor]
+CacheValue = torch.Tensor | tuple[torch.Tensor, ...]
 
 
 @register_loss("lite_denoise")
@@ -142,7 +148,8 @@ class TeacherCache:
     a function of ``(seed, i)`` (crop, degradation noise and flips all come from an rng seeded by them),
     so ``(stage, i)`` identifies the teacher's input and, the teacher being frozen, its output. A dataset
     that draws fresh randomness per access (or a teacher that changes) must not be cached.
-    Outputs are kept on the CPU.
+    Outputs are kept on the CPU. A value is a tensor or a tuple of tensors (the teacher's output and its
+    recorded features); its size is the sum of theirs.
     """
 
     def __init__(self, max_bytes: int) -> None:
@@ -150,12 +157,12 @@ class TeacherCache:
         self.bytes = 0
         self.hits = 0
         self.misses = 0
-        self._items: OrderedDict[Hashable, torch.Tensor] = OrderedDict()
+        self._items: OrderedDict[Hashable, CacheValue] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def get(self, key: Hashable) -> torch.Tensor | None:
+    def get(self, key: Hashable) -> CacheValue | None:
         value = self._items.get(key)
         if value is None:
             self.misses += 1
@@ -164,15 +171,25 @@ class TeacherCache:
         self._items.move_to_end(key)
         return value
 
-    def put(self, key: Hashable, value: torch.Tensor) -> None:
-        size = value.numel() * value.element_size()
+    def put(self, key: Hashable, value: CacheValue) -> None:
+        size = _nbytes(value)
         if size > self.max_bytes:
             return
-        self._items[key] = value.detach().cpu()
+        if key in self._items:
+            self.bytes -= _nbytes(self._items.pop(key))
+        if isinstance(value, torch.Tensor):
+            self._items[key] = value.detach().cpu()
+        else:
+            self._items[key] = tuple(v.detach().cpu() for v in value)
         self.bytes += size
         while self.bytes > self.max_bytes:
             _, evicted = self._items.popitem(last=False)
-            self.bytes -= evicted.numel() * evicted.element_size()
+            self.bytes -= _nbytes(evicted)
+
+
+def _nbytes(value: CacheValue) -> int:
+    tensors = (value,) if isinstance(value, torch.Tensor) else value
+    return sum(t.numel() * t.element_size() for t in tensors)
 
 
 # ---------------------------------------------------------------------- the loop
@@ -189,6 +206,9 @@ def distill(
     weight_decay: float = 0.0,
     loss: str | Loss = "lite_denoise",
     teacher_loss: str | Loss | None = None,
+    features: FeaturePairs | None = None,
+    feature_weight: float = 1.0,
+    feature_loss: str | FeatureLoss = "mse",
     crop_schedule: CropSchedule | Sequence[tuple[int, int, int]] | None = None,
     cache: bool | None = None,
     cache_mb: float = DEFAULT_CACHE_MB,
@@ -209,7 +229,14 @@ def distill(
       T = teacher(degraded); ``loss`` and ``teacher_loss`` are registered names (``lite_denoise`` =
       1000·MSE + 50·L1, the default; ``l1``, ``mse``, ``psnr``) or callables; ``teacher_loss=None`` uses
       ``loss``. History entries add ``loss_clean`` and ``loss_teacher`` (the two unweighted terms) and
-      ``crop`` (px). With ``alpha=0`` the teacher is never run and ``loss_teacher`` is absent.
+      ``crop`` (px). With ``alpha=0`` (and no ``features``) the teacher is never run and ``loss_teacher``
+      is absent.
+    - ``features``: feature-level distillation (see :mod:`nasbench.train.features`). Module names, each
+      the same in student and teacher, or ``(student_name, teacher_name)`` pairs; forward hooks record
+      their outputs and ``feature_weight · mean_pairs feature_loss(s, t)`` is added to the loss
+      (``loss_features`` in the history). ``feature_loss``: ``mse`` (relative MSE, equal shapes, the
+      default) or ``attention`` (attention maps, any channel counts), or a callable. The hooks are
+      removed on return; the student gains no module.
     - The teacher is frozen for good: ``requires_grad_(False)``, eval mode, run under ``no_grad``.
       It may live on another device than the student; its outputs are moved to the student's.
     - ``train_data``: (degraded, clean) 3×H×W samples, e.g. a :class:`CropDataset`. With a
@@ -229,7 +256,13 @@ def distill(
         raise TrainingError(f"distill: alpha must be a number in [0, 1], got {alpha!r}")
     if not (isinstance(cache_mb, int | float) and cache_mb >= 0):
         raise TrainingError(f"distill: cache_mb must be a number ≥ 0 (MB), got {cache_mb!r}")
+    if not (isinstance(feature_weight, int | float) and feature_weight > 0 and math.isfinite(feature_weight)):
+        raise TrainingError(f"distill: feature_weight must be a finite number > 0, got {feature_weight!r}")
     check_settings(steps, batch_size, warmup_steps, checkpoint_every, eval_every, grad_clip, "distill")
+    pairs = feature_pairs(features) if features is not None else []
+    feature_fn = get_feature_loss(feature_loss) if pairs else None
+    student_features = FeatureRecorder(student, [p[0] for p in pairs], "student")
+    teacher_features = FeatureRecorder(teacher, [p[1] for p in pairs], "teacher")
     schedule = _schedule(crop_schedule, steps)
     # (until_step, batch_size) per stage; without a schedule, one stage on the data's own crops.
     stages = [(s.until_step, s.batch_size) for s in schedule.stages] if schedule else [(steps, batch_size)]
@@ -251,6 +284,12 @@ def distill(
         "seed": seed,
         "train_samples": [len(d) for d in datasets],  # type: ignore[arg-type]  # map-style datasets
     }
+    if pairs:  # only then: checkpoints written before feature distillation existed still resume
+        settings |= {
+            "features": [list(p) for p in pairs],
+            "feature_weight": float(feature_weight),
+            "feature_loss": _loss_name(feature_loss),
+        }
     path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
     if resume and path is None:
         raise TrainingError("distill: resume=True needs a checkpoint_dir")
@@ -279,7 +318,12 @@ def distill(
     last_good = path if path is not None and path.exists() else None
     metrics: dict[str, float] = {}
     student.train()
-    with tqdm(total=steps, initial=start, disable=not progress, desc="distill", unit="step") as bar:
+    run_teacher = alpha > 0 or bool(pairs)
+    with (
+        tqdm(total=steps, initial=start, disable=not progress, desc="distill", unit="step") as bar,
+        student_features.attached(),
+        teacher_features.attached(),
+    ):
         for number, ((until, stage_batch), dataset) in enumerate(zip(stages, datasets)):
             first = max(start + 1, stages[number - 1][0] + 1 if number else 1)
             if first > until:  # a resumed run already finished this stage
@@ -298,12 +342,22 @@ def distill(
                 term_clean = clean_fn(pred, clean)
                 loss_value = (1.0 - alpha) * term_clean
                 terms = {"loss_clean": term_clean.item()}
-                if alpha > 0:  # α = 0 is clean supervision only: the teacher is not run
-                    target = _teacher_outputs(teacher, degraded, indices, stage_cache, number, teacher_device)
+                if run_teacher:  # α = 0 without features is clean supervision only: the teacher is not run
+                    target, t_feats = _teacher_outputs(
+                        teacher, teacher_features, degraded, indices, stage_cache, number, teacher_device
+                    )
                     _check_shape("teacher output", target, clean)
-                    term_teacher = teacher_fn(pred, target.to(device))
-                    loss_value = loss_value + alpha * term_teacher
-                    terms["loss_teacher"] = term_teacher.item()
+                    if alpha > 0:
+                        term_teacher = teacher_fn(pred, target.to(device))
+                        loss_value = loss_value + alpha * term_teacher
+                        terms["loss_teacher"] = term_teacher.item()
+                    if feature_fn is not None:
+                        s_feats = student_features.take()
+                        term_features = torch.stack(
+                            [feature_fn(s, t.to(s.device)) for s, t in zip(s_feats, t_feats)]
+                        ).mean()
+                        loss_value = loss_value + feature_weight * term_features
+                        terms["loss_features"] = term_features.item()
                 step_loss = optimizer_step(loss_value, step, params, optimizer, scheduler, grad_clip, last_good)
 
                 entry = {"step": step, "loss": step_loss, **terms, "lr": current_lr, "crop": float(clean.shape[-1])}
@@ -384,24 +438,30 @@ def _recrop(dataset: CropDataset, crop: int) -> CropDataset:
 
 def _teacher_outputs(
     teacher: nn.Module,
+    recorder: FeatureRecorder,
     degraded: torch.Tensor,
     indices: list[int],
     cache: TeacherCache | None,
     stage: int,
     device: torch.device,
-) -> torch.Tensor:
-    """The teacher's N×3×H×W outputs for a batch, from ``cache`` where present."""
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The teacher's N×3×H×W outputs for a batch and its recorded features (N×C×h×w each; none when
+    ``recorder`` records nothing), from ``cache`` where present."""
     with torch.no_grad():
         if cache is None:
-            return teacher(degraded.to(device))
-        outputs = []
+            output = teacher(degraded.to(device))
+            return output, recorder.take() if recorder.names else []
+        rows: list[tuple[torch.Tensor, ...]] = []
         for row, index in enumerate(indices):
-            output = cache.get((stage, index))
-            if output is None:
+            value = cache.get((stage, index))
+            if value is None:
                 output = teacher(degraded[row : row + 1].to(device))[0]
-                cache.put((stage, index), output)
-            outputs.append(output.to(degraded.device))
-        return torch.stack(outputs)
+                feats = [f[0] for f in recorder.take()] if recorder.names else []
+                value = (output, *feats)
+                cache.put((stage, index), value)
+            rows.append(tuple(v.to(degraded.device) for v in value))  # type: ignore[union-attr]
+        stacked = [torch.stack(column) for column in zip(*rows)]
+        return stacked[0], stacked[1:]
 
 
 def _check_shape(what: str, tensor: torch.Tensor, clean: torch.Tensor) -> None:

@@ -136,6 +136,7 @@ def test_misspelt_setting_is_one_line_without_traceback(tmp_path) -> None:
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == [
         "reproduce_lite_denoise: error: --set students.stpes=5: settings: students.stpes: unknown option "
-        "(known: alpha, architecture, cache, crop_schedule, lr, processes, space, steps, teacher_loss); "
+        "(known: alpha, architecture, cache, crop_schedule, feature_loss, feature_weight, features, lr, "
+        "processes, space, steps, teacher_loss); "
         "did you mean 'steps'?"
     ]
