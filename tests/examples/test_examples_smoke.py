@@ -2,7 +2,8 @@
 
 Each recipe runs as a real subprocess with ``--scale tiny`` plus ``--set`` overrides that shrink steps,
 crops, evaluations and the latency size (a size with a shipped latency table) — the same code path as a
-real run, a few steps long. (The ENS recipe has its own test next to its code.)
+real run, a few steps long. (The ENS and LiteDenoiseNet recipes have their own tests: test_reproduce_ens.py,
+test_lite_denoise_recipe.py, which runs both of the latter's scales.)
 """
 
 from __future__ import annotations
@@ -46,23 +47,12 @@ SMOKE: dict[str, list[str]] = {
         "finetune.steps=2",
         "finetune.batch_size=2",
     ],
-    "reproduce_lite_denoise.py": [
-        "data.val_max_side=64",
-        "teacher.steps=2",
-        "teacher.crop=32",
-        "teacher.batch_size=2",
-        "students.steps=2",
-        "students.crop_schedule=[[1, 32, 2], [2, 32, 2]]",
-        "latency.input=[256, 256]",  # the size of the shipped lite_denoise table (the prediction needs one)
-        "latency.protocol={warmup: 1, rounds: 1, runs: 3}",
-    ],
 }
 
 # One override per recipe that summary.json must record: (keys..., value).
 RECORDED = {
     "reproduce_ern_net.py": ("darts", "steps", 3),
     "reproduce_deblur_mobo.py": ("mobo", "n_evaluations", 4),
-    "reproduce_lite_denoise.py": ("students", "steps", 2),
 }
 
 
