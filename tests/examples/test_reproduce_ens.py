@@ -90,7 +90,7 @@ def test_summary_has_the_api_format_and_both_searches(run: Path) -> None:
     # The top level is the first search's summary.
     assert summary["found"] == load(run / "ens" / "summary.json")["found"]
     space = nasbench.load_space("restormer_tiny")
-    for name, record in settings["searches"].items():
+    for record in settings["searches"].values():
         found = load(run / record["summary"])["found"]
         assert record["found"] == found
         labels = space.architecture(found["architecture"]).labels
