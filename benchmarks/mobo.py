@@ -2,6 +2,7 @@
 true front on an enumerable space, and time per proposal.
 
     python benchmarks/mobo.py [--quick] [--existing] [--seeds 3] [--evaluations 100] [--mobo raw_samples=256 ...]
+                              [--same-budget] [--resume] [--jobs 2]
 
 The problem: ``nafnet_tiny``, objectives (``psnr_drop_db``, ``latency_ms``); latency from the shipped table
 ``nasbench/profiles/tables/nafnet_tiny_256_t1.yaml``; quality from a :class:`TrainingFreeEvaluator` (a
@@ -9,6 +10,10 @@ nafnet_tiny teacher fine-tuned on the built-in motion-blur data, surrogates dist
 25 % of the crops). The teacher and the surrogates are kept in ``--output`` and reused when present
 (``--existing`` insists on it: nothing is trained). The evaluator is deterministic, so one evaluation cache
 (``--output``/evaluations.json, keyed by architecture string) is shared by every sampler, seed and problem.
+Each finished search is appended to ``--output``/runs.json with the evaluator's fingerprint and the settings;
+``--resume`` reuses the ones that match and runs only the rest (a multi-hour run survives an interruption).
+``--jobs 2`` runs searches in two worker processes of one thread each (the stock BoTorchSampler's 600
+proposals are most of the full protocol's time).
 
 Every sampler drives a plain Optuna study (``study.optimize``), our ``MoboSampler`` included; trial 0 of
 every study is the baseline (``enqueue_trial``). A proposal's time is the trial's wall time minus its
@@ -34,12 +39,14 @@ import hashlib
 import itertools
 import json
 import math
+import multiprocessing
 import os
 import statistics
 import sys
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -250,8 +257,8 @@ class SharedCache:
     ``evaluated`` counts the real evaluations of this process and ``evaluation_s`` their time.
     """
 
-    def __init__(self, path: Path, evaluator: TrainingFreeEvaluator, key: str) -> None:
-        self.path, self.evaluator, self.key = path, evaluator, key
+    def __init__(self, path: Path, evaluator: TrainingFreeEvaluator, key: str, read_only: bool = False) -> None:
+        self.path, self.evaluator, self.key, self.read_only = path, evaluator, key, read_only
         self.results: dict[str, dict[str, float]] = {}
         if path.exists():
             stored = json.loads(path.read_text(encoding="utf-8"))
@@ -263,6 +270,7 @@ class SharedCache:
         self.evaluated = 0
         self.evaluation_s = 0.0
         self._unsaved = 0
+        self.new: dict[str, dict[str, float]] = {}  # evaluated by this process (a worker hands them back)
 
     def __call__(self, arch: Architecture) -> dict[str, float]:
         name = str(arch)
@@ -274,12 +282,23 @@ class SharedCache:
                 self.results[name] = dict.fromkeys(self.evaluator.objectives, math.nan)
             self.evaluation_s += time.perf_counter() - start
             self.evaluated += 1
+            self.new[name] = self.results[name]
             self._unsaved += 1
             if self._unsaved >= 200:
                 self.save()
         return self.results[name]
 
+    def merge(self, results: Mapping[str, dict[str, float]], seconds: float) -> None:
+        """Add a worker's new evaluations (and their time) to this cache."""
+        fresh = {k: v for k, v in results.items() if k not in self.results}
+        self.results.update(fresh)
+        self.evaluated += len(fresh)
+        self.evaluation_s += seconds
+        self._unsaved += len(fresh)
+
     def save(self) -> None:
+        if self.read_only:  # a worker: the parent process owns the file
+            return
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"fingerprint": self.key, "results": self.results}), encoding="utf-8")
         os.replace(tmp, self.path)
@@ -355,6 +374,145 @@ def run_search(
         wall,
         counts,
     )
+
+
+RunKey = tuple[str, str, int]  # (problem, sampler, seed)
+
+
+class RunStore:
+    """Finished searches, kept in ``path`` (JSON) with a stamp: the evaluator's :func:`fingerprint`, the
+    :class:`Settings` and the :class:`MoboConfig`. :meth:`load` returns the stored runs when the stamp equals
+    this invocation's (``--resume``: they are kept, used or not) and says why it reuses nothing otherwise;
+    :meth:`add` rewrites the file (atomically) with the runs kept and added so far, all of this stamp."""
+
+    def __init__(self, path: Path, stamp: Mapping[str, Any]) -> None:
+        self.path = path
+        self.stamp = json.loads(json.dumps(stamp))  # tuples as lists, as they come back from the file
+        self.runs: dict[RunKey, Run] = {}
+
+    def load(self) -> dict[RunKey, Run]:
+        if not self.path.exists():
+            return {}
+        stored = json.loads(self.path.read_text(encoding="utf-8"))
+        if not isinstance(stored, dict) or "stamp" not in stored:
+            print(f"{self.path}: no stamp (written by an older version of this script); reusing no run")
+            return {}
+        differ = sorted(k for k in {*self.stamp, *stored["stamp"]} if self.stamp.get(k) != stored["stamp"].get(k))
+        if differ:
+            print(f"{self.path}: made with another {' and '.join(differ)}; reusing no run")
+            return {}
+        self.runs = {(r["problem"], r["sampler"], r["seed"]): Run(**r) for r in stored["runs"]}
+        return dict(self.runs)
+
+    def add(self, run: Run) -> None:
+        self.runs[(run.problem, run.sampler, run.seed)] = run
+        body = {"stamp": self.stamp, "runs": [asdict(r) for r in self.runs.values()]}
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(body) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One search to run: problem, sampler key, seed, number of trials."""
+
+    problem: str
+    sampler: str
+    seed: int
+    evaluations: int
+
+    @property
+    def key(self) -> RunKey:
+        return (self.problem, self.sampler, self.seed)
+
+
+def plan_jobs(problems: list[str], keys: list[str], settings: Settings, same_budget: bool) -> list[Job]:
+    """Every search of the benchmark, problem by problem, sampler by sampler, seed by seed."""
+    return [
+        Job(problem, key, seed, plan.evaluations)
+        for problem in problems
+        for key in keys
+        if problem in (plan := budget(key, settings, same_budget)).problems
+        for seed in range(plan.seeds)
+    ]
+
+
+def longest_first(jobs: list[Job], done: Iterable[Run]) -> list[Job]:
+    """``jobs`` by the mean wall time of ``done`` searches of the same sampler, longest first (samplers with
+    none first, in plan order), so that parallel workers finish together."""
+    walls: dict[str, list[float]] = {}
+    for run in done:
+        walls.setdefault(run.sampler, []).append(run.wall_s)
+    return sorted(jobs, key=lambda j: -statistics.mean(walls.get(j.sampler, [math.inf])))
+
+
+def build_problems(space: SearchSpace, latency: LatencyTable, settings: Settings) -> dict[str, Problem]:
+    """The two problems: ``tiny`` (every position free) and ``enumerable`` (``settings.small_free`` free)."""
+    pinned = [p.name for p in space.searchable_positions if p.name not in settings.small_free]
+    return {
+        "tiny": build_problem(space, OBJECTIVES, latency, input_size=INPUT_SIZE),
+        "enumerable": build_problem(space, OBJECTIVES, latency, input_size=INPUT_SIZE, fixed=pinned),
+    }
+
+
+_WORKER: dict[str, Any] = {}  # per worker process: its problems, cache and MoboConfig
+
+
+def _start_worker(settings: Settings, output: Path, key: str, config: MoboConfig) -> None:
+    """A worker's own evaluator (teacher and surrogates from ``output``) and a read-only copy of the cache."""
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    space = nasbench.load_space(SPACE)
+    evaluator, _, _ = prepare_evaluator(space, settings, output, existing=True)
+    if fingerprint(evaluator, settings) != key:
+        raise RuntimeError(f"{output}: the worker's evaluator differs from the parent's")
+    cache = SharedCache(output / "evaluations.json", evaluator, key, read_only=True)
+    _WORKER.update(problems=build_problems(space, LatencyTable.load(TABLE), settings), cache=cache, config=config)
+
+
+def _search_in_worker(job: Job) -> tuple[Run, dict[str, dict[str, float]], float]:
+    """Run ``job`` in a worker; returns the run, the evaluations it added and their time."""
+    cache: SharedCache = _WORKER["cache"]
+    cache.new, cache.evaluation_s = {}, 0.0
+    run = run_search(
+        job.sampler, job.problem, _WORKER["problems"][job.problem], job.seed, job.evaluations, cache, _WORKER["config"]
+    )
+    return run, cache.new, cache.evaluation_s
+
+
+def run_jobs(
+    jobs: list[Job], jobs_at_once: int, cache: SharedCache, store: RunStore, problems: Mapping[str, Problem],
+    config: MoboConfig, settings: Settings, output: Path,
+) -> None:  # fmt: skip
+    """Run ``jobs`` here (``jobs_at_once`` 1) or in that many spawned workers; each finished run goes to
+    ``store`` and its new evaluations to ``cache`` at once."""
+
+    def done(job: Job, run: Run, new: int) -> None:
+        store.add(run)
+        cache.save()
+        print(
+            f"{job.problem:>10} | {LABELS[job.sampler]:<36} seed {job.seed}: wall {run.wall_s:6.1f} s, median "
+            f"proposal {statistics.median(run.proposal_s[STARTUP - 1 :]):.3f} s, new evaluations {new}",
+            flush=True,
+        )
+
+    if jobs_at_once == 1:
+        for job in jobs:
+            before = cache.evaluated
+            run = run_search(job.sampler, job.problem, problems[job.problem], job.seed, job.evaluations, cache, config)
+            done(job, run, cache.evaluated - before)
+        return
+    cache.save()  # the workers start from everything evaluated so far
+    context = multiprocessing.get_context("spawn")
+    initargs = (settings, output, cache.key, config)
+    with ProcessPoolExecutor(jobs_at_once, mp_context=context, initializer=_start_worker, initargs=initargs) as pool:
+        futures = {pool.submit(_search_in_worker, job): job for job in jobs}
+        for future in as_completed(futures):
+            run, new, seconds = future.result()
+            before = cache.evaluated
+            cache.merge(new, seconds)
+            done(futures[future], run, cache.evaluated - before)
 
 
 # ---------------------------------------------------------------------- figures
@@ -554,7 +712,11 @@ def main() -> None:
     parser.add_argument(
         "--same-budget", action="store_true", help="run BoTorchSampler with every seed and problem (hours)"
     )
+    parser.add_argument("--resume", action="store_true", help="reuse the matching searches of OUTPUT/runs.json")
+    parser.add_argument("--jobs", type=int, default=1, help="searches at once, each in a 1-thread worker process")
     args = parser.parse_args()
+    if args.jobs < 1:
+        parser.error(f"--jobs must be ≥ 1, got {args.jobs}")
     torch.set_num_threads(1)  # 2 shared cores: one thread per process is the fair and stable setting
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failed trials are counted in the tables instead
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -576,9 +738,8 @@ def main() -> None:
     print(f"teacher: {teacher['psnr_db']:.2f} dB vs blurred input {teacher['input_psnr_db']:.2f} dB")
     cache = SharedCache(output / "evaluations.json", evaluator, fingerprint(evaluator, settings))
     print(f"evaluation cache: {cache.loaded} stored results")
-    tiny = build_problem(space, OBJECTIVES, latency, input_size=INPUT_SIZE)
-    pinned = [p.name for p in space.searchable_positions if p.name not in settings.small_free]
-    small = build_problem(space, OBJECTIVES, latency, input_size=INPUT_SIZE, fixed=pinned)
+    problems = build_problems(space, latency, settings)
+    tiny, small = problems["tiny"], problems["enumerable"]
 
     enum_start = time.perf_counter()
     enumerated = enumerate_front(small, cache)
@@ -587,24 +748,17 @@ def main() -> None:
     small_ref = reference_point(every)
     true_hv = hypervolume(every, small_ref)
 
-    runs: list[Run] = []
-    for problem_name, problem in (("tiny", tiny), ("enumerable", small)):
-        for key in keys:
-            plan = budget(key, settings, args.same_budget)
-            if problem_name not in plan.problems:
-                continue
-            for seed in range(plan.seeds):
-                before = cache.evaluated
-                run = run_search(key, problem_name, problem, seed, plan.evaluations, cache, config)
-                runs.append(run)
-                cache.save()
-                (output / "runs.json").write_text(json.dumps([asdict(r) for r in runs]) + "\n", encoding="utf-8")
-                print(
-                    f"{problem_name:>10} | {LABELS[key]:<36} seed {seed}: wall {run.wall_s:6.1f} s, median "
-                    f"proposal {statistics.median(run.proposal_s[STARTUP - 1 :]):.3f} s, new evaluations "
-                    f"{cache.evaluated - before}",
-                    flush=True,
-                )
+    jobs = plan_jobs(list(problems), keys, settings, args.same_budget)
+    # How many seeds and trials do not enter the stamp: a stored run is reused for a job of its length.
+    what = {k: v for k, v in asdict(settings).items() if k not in ("seeds", "evaluations", "checkpoints")}
+    store = RunStore(output / "runs.json", {"fingerprint": cache.key, "settings": what, "config": asdict(config)})
+    stored = store.load() if args.resume else {}
+    reused = {j.key: stored[j.key] for j in jobs if j.key in stored and len(stored[j.key].values) == j.evaluations}
+    if reused:  # without --resume the file starts over with the first finished search
+        print(f"{store.path}: reusing {len(reused)} of {len(jobs)} searches")
+    todo = longest_first([j for j in jobs if j.key not in reused], stored.values())
+    run_jobs(todo, min(args.jobs, max(len(todo), 1)), cache, store, problems, config, settings, output)
+    runs = [store.runs[j.key] for j in jobs]  # in plan order, whatever order they finished in
 
     tiny_runs = [r for r in runs if r.problem == "tiny"]
     seen = finite(np.concatenate([minimised(r.values, tiny) for r in tiny_runs]))
@@ -652,10 +806,17 @@ def main() -> None:
         + table(rows_for(small_summary, checkpoints, percent=True))
         + '\n\n![HV vs evaluations](img/mobo_hv.png)\n\nTargets (issue "MOBO"):\n\n'
         + "\n".join(targets)
-        + f"\n\nWall time {(time.perf_counter() - started) / 60:.1f} min, 1 thread; 1-minute load average "
-        f"{load_start:.1f} at the start and {os.getloadavg()[0]:.1f} at the end on 2 cores (a shared machine: "
-        f"proposal times grow with the load). Teacher, surrogates and evaluation cache in "
-        f"`{output.relative_to(ROOT)}`.\n"
+        + f"\n\nWall time {(time.perf_counter() - started) / 60:.1f} min, {args.jobs} search(es) at once, 1 thread "
+        f"each; the {len(runs)} searches' own wall times sum to {sum(r.wall_s for r in runs) / 60:.1f} min"
+        + (
+            f", {len(reused)} of them reused from an interrupted run with the same evaluator, settings and config "
+            f"(`--resume`: their times are that run's)"
+            if reused
+            else ""
+        )
+        + f". 1-minute load average {load_start:.1f} at the start and {os.getloadavg()[0]:.1f} at the end on 2 "
+        f"cores (a shared machine: proposal times grow with the load). Teacher, surrogates, evaluation cache and "
+        f"searches (runs.json) in `{output.relative_to(ROOT)}`.\n"
     )
     print(body)
     panels = {

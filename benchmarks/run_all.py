@@ -59,7 +59,13 @@ BENCHMARKS = (
     Benchmark("ddp.py", (), ("--quick",), ("ddp",), "figure 4, DDP 2 processes vs 1 (8 min)"),
     Benchmark("ern_net.py", ("--scale", "tiny"), None, ("ern-tiny",), "figure 1, DARTS recipe (8 min); no quick mode"),
     Benchmark("lite_denoise.py", (), None, ("lite-denoise",), "figure 1, KD recipe (8 min); no quick mode"),
-    Benchmark("mobo.py", (), ("--quick",), ("mobo",), "figure 3 (25 min in full); --quick prints only"),
+    Benchmark(
+        "mobo.py",
+        ("--same-budget", "--jobs", "2"),
+        ("--quick",),
+        ("mobo",),
+        "figure 3: every sampler at the same budget, two searches at once (the longest); --quick prints only",
+    ),
     # after mobo.py: it reuses the teacher and surrogates mobo.py trained; --quick prints only
     Benchmark("mobo_proposal.py", (), ("--quick",), ("acquisitions",), "figure 3, acquisitions (10 min)"),
     Benchmark("ssm_vs_restormer.py", (), ("--quick",), ("ssm-vs-restormer",), "ENS block latency"),
