@@ -254,7 +254,8 @@ class SharedCache:
     """The evaluator's results by architecture string, shared by every run and kept in ``path`` (JSON).
 
     The file records the :func:`fingerprint` of the evaluator; a file of another evaluator is ignored.
-    ``evaluated`` counts the real evaluations of this process and ``evaluation_s`` their time.
+    ``evaluated`` counts the real evaluations of this process and of the workers it merged (:meth:`merge`),
+    ``evaluation_s`` their time; ``new`` holds what this process evaluated itself.
     """
 
     def __init__(self, path: Path, evaluator: TrainingFreeEvaluator, key: str, read_only: bool = False) -> None:
