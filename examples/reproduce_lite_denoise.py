@@ -10,7 +10,8 @@ initialisation, steps and crop schedule: one with α = 0.9 (teacher distillation
 targets only) — at tiny scale at once, in two worker processes (``students.processes``). All three are
 evaluated on the same held-out photographs and timed together in onnxruntime; every one that is an
 architecture of the students' space is also priced by a latency table measured with the same protocol
-(the shipped one at ``latency.input``, else one profiled into OUTPUT/profile). ``summary.json`` holds ``teacher``, ``student_kd`` and ``student_clean`` (also under the
+(the shipped one at ``latency.input``, else one profiled into OUTPUT/profile). ``summary.json`` holds
+``teacher``, ``student_kd`` and ``student_clean`` (also under the
 API's names ``found`` and ``baseline``), ``gap_closed`` — the share of the α = 0 → teacher PSNR gap that
 distillation closes, null when the teacher is not better than the α = 0 student — and ``settings``. The
 distilled student's ONNX graph is checked against the ``npu_native`` operator allow-list.

@@ -51,4 +51,6 @@ def context_entry(network: Stats, skeleton: Stats, copies: int) -> Entry:
     def per_block(ms: float) -> float:
         return round(max(0.0, (ms - skeleton.median_ms) / copies), 5)
 
-    return Entry(per_block(network.median_ms), per_block(network.p10_ms), per_block(network.p90_ms), network.runs, "context")
+    return Entry(
+        per_block(network.median_ms), per_block(network.p10_ms), per_block(network.p90_ms), network.runs, "context"
+    )

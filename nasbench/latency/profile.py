@@ -126,7 +126,10 @@ def profile_space(
         state = _resume(work / CHECKPOINT, protocol, names, context)
         bar = stack.enter_context(
             tqdm(
-                total=len(timed) * (1 + protocol.rounds), desc=f"profile {space.name}", unit="step", disable=not progress
+                total=len(timed) * (1 + protocol.rounds),
+                desc=f"profile {space.name}",
+                unit="step",
+                disable=not progress,
             )
         )
         sessions = {}

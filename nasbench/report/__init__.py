@@ -9,4 +9,14 @@ from nasbench.report.data import Omitted
 from nasbench.report.page import SECTIONS, Report, Section, register_section, render_report, write_report
 from nasbench.report.run import Run, load_run
 
-__all__ = ["SECTIONS", "Omitted", "Report", "Run", "Section", "load_run", "register_section", "render_report", "write_report"]
+__all__ = [
+    "SECTIONS",
+    "Omitted",
+    "Report",
+    "Run",
+    "Section",
+    "load_run",
+    "register_section",
+    "render_report",
+    "write_report",
+]

@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +127,7 @@ def render_report(run: Run) -> tuple[str, list[str], dict[str, str]]:
             omitted[section.key] = str(exc)
             body = f'<p class="omitted">omitted: {html.escape(str(exc))}</p>'
         parts.append(f'<section id="{section.key}"><h2>{html.escape(section.title)}</h2>{body}</section>')
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     space = run.space.name if run.space is not None else "unknown space"
     title = f"nasbench run: {run.directory.name}"
     page = (

@@ -157,7 +157,8 @@ def darts(
     the space at ``input_size`` (default: the table's). Settings come from ``config`` with keyword
     overrides (``steps=300, mu=1.0``). With ``output`` a checkpoint is written every
     ``checkpoint_every`` steps (atomically) and ``resume=True`` continues from it (with the same settings);
-    without ``resume`` an existing checkpoint is refused rather than overwritten; a NaN/Inf loss or gradient stops the search with :class:`~nasbench.train.errors.TrainingError`,
+    without ``resume`` an existing checkpoint is refused rather than overwritten; a NaN/Inf loss or gradient
+    stops the search with :class:`~nasbench.train.errors.TrainingError`,
     keeping the last good checkpoint.
     """
     cfg = replace(config or DartsConfig(), **overrides)

@@ -151,7 +151,9 @@ class FeatureRecorder:
         """The recorded outputs in ``names`` order (each module must have run since the last call)."""
         missing = [n for n in self.names if n not in self.outputs]
         if missing:
-            raise TrainingError(f"distill: features: the {self.role}'s modules {missing} did not run in its forward pass")
+            raise TrainingError(
+                f"distill: features: the {self.role}'s modules {missing} did not run in its forward pass"
+            )
         taken = [self.outputs[n] for n in self.names]
         self.outputs = {}
         return taken

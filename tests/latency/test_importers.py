@@ -158,7 +158,8 @@ def test_ort_position_without_nodes_is_an_error(space, onnx_model, tmp_path) -> 
     with (
         pytest.warns(UserWarning, match="carries no position prefix"),
         pytest.raises(
-            LatencyTableError, match=r"renamed\.json: nothing in the profile is attributed to position (enc|dec)[12]\.\d+"
+            LatencyTableError,
+            match=r"renamed\.json: nothing in the profile is attributed to position (enc|dec)[12]\.\d+",
         ),
     ):
         import_profile(renamed, "ort_json", space, space.random(0), SIZE, skip_runs=WARMUP)

@@ -19,6 +19,7 @@ import tifffile
 import torch
 import yaml
 from PIL import Image
+from reliability_support import CORPUS, cli, cli_subprocess
 from torch import nn
 
 import nasbench
@@ -28,8 +29,6 @@ from nasbench.latency import LatencyTable, LatencyTableError
 from nasbench.search import LatencyCost
 from nasbench.search.surrogates import check_teacher
 from nasbench.train import CropDataset, DataError, PairedFolder, TrainingError, distill, read_image
-
-from reliability_support import CORPUS, cli, cli_subprocess
 
 TABLES = Path(nasbench.__file__).parent / "profiles" / "tables"
 SPACE_FILES = sorted((CORPUS / "spaces").glob("*.yaml"))

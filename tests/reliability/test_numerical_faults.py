@@ -10,19 +10,18 @@ import math
 import re
 from pathlib import Path
 
+import killable
 import pytest
 import torch
 import torch.nn.functional as F
 
-import killable
 import nasbench
 from nasbench.latency import LatencyTable
 from nasbench.search import darts
 from nasbench.search.darts import CHECKPOINT as DARTS_CHECKPOINT
 from nasbench.search.surrogates import CHECKPOINT_NAME as SURROGATES_CHECKPOINT
 from nasbench.search.surrogates import distill_surrogates
-from nasbench.train import TrainingError, distill, finetune, load_checkpoint
-from nasbench.train import loop
+from nasbench.train import TrainingError, distill, finetune, load_checkpoint, loop
 from nasbench.train.loop import CHECKPOINT_NAME
 
 STEPS, EVERY = 8, 3  # checkpoints after steps 3 and 6; the fault comes in step 8 (1-based)

@@ -17,10 +17,10 @@ import sys
 import time
 from pathlib import Path
 
+import killable
 import pytest
 import torch
 
-import killable
 import nasbench
 from nasbench.latency import LatencyTable
 from nasbench.search import darts

@@ -12,18 +12,17 @@ import json
 import os
 from pathlib import Path
 
+import killable
 import pytest
 import torch
 from PIL import Image
+from reliability_support import cli, cli_subprocess
 
 import nasbench
 from nasbench.latency import LatencyTable, LatencyTableError
 from nasbench.search.surrogates import WEIGHTS_NAME, SurrogateError, Surrogates, distill_surrogates
 from nasbench.train import TrainingError, finetune
 from nasbench.train.loop import CHECKPOINT_NAME
-
-import killable
-from reliability_support import cli, cli_subprocess
 
 PACKAGE = Path(nasbench.__file__).parent
 

@@ -14,7 +14,8 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
-from nasbench import NasbenchError
+from nasbench import NasbenchError, SearchSpace, load_space
+from nasbench.latency import LatencyTable
 from nasbench.search.mobo import (
     MoboConfig,
     MoboSampler,
@@ -27,10 +28,19 @@ from nasbench.search.mobo import (
 from nasbench.search.pareto import hypervolume
 
 sys.path.insert(0, str(Path(__file__).parent))
-from mobo_worker import synthetic_quality  # noqa: E402
-from test_mobo import space, table  # noqa: E402, F401 (the fixtures: nafnet_tiny and its 64 px table)
+from mobo_worker import TABLE, synthetic_quality  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def space() -> SearchSpace:
+    return load_space("nafnet_tiny")
+
+
+@pytest.fixture(scope="module")
+def table() -> LatencyTable:
+    return LatencyTable.load(TABLE)  # nafnet_tiny's shipped 64 px table
 
 
 def _gp(x: torch.Tensor, y: torch.Tensor):  # noqa: ANN202

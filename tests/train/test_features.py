@@ -148,7 +148,9 @@ def test_attention_pairs_a_narrow_student_with_a_wide_teacher(images: list[np.nd
     )
     assert all(np.isfinite(e["loss_features"]) for e in result.history)
     with pytest.raises(TrainingError, match="'attention' accepts"):
-        distill(_net(0, width=2), _net(1, width=6), _data(images), steps=1, batch_size=2, features=["1"], progress=False)
+        distill(
+            _net(0, width=2), _net(1, width=6), _data(images), steps=1, batch_size=2, features=["1"], progress=False
+        )
 
 
 def test_cached_and_uncached_teacher_features_agree(images: list[np.ndarray]) -> None:
