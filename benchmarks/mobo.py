@@ -66,6 +66,7 @@ from nasbench.search.pareto import hypervolume, hypervolume_history, pareto_mask
 from nasbench.search.surrogates import Surrogates, distill_surrogates
 from nasbench.space import Architecture, SearchSpace
 from nasbench.train import builtin_data, evaluate, finetune
+from nasbench.train.checkpoint import atomic_write
 
 SPACE = "nafnet_tiny"
 OBJECTIVES = ("psnr_drop_db", "latency_ms")
@@ -300,9 +301,8 @@ class SharedCache:
     def save(self) -> None:
         if self.read_only:  # a worker: the parent process owns the file
             return
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"fingerprint": self.key, "results": self.results}), encoding="utf-8")
-        os.replace(tmp, self.path)
+        body = json.dumps({"fingerprint": self.key, "results": self.results})
+        atomic_write(self.path, lambda f: f.write(body.encode()))
         self._unsaved = 0
 
 
@@ -407,10 +407,8 @@ class RunStore:
 
     def add(self, run: Run) -> None:
         self.runs[(run.problem, run.sampler, run.seed)] = run
-        body = {"stamp": self.stamp, "runs": [asdict(r) for r in self.runs.values()]}
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(body) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path)
+        body = json.dumps({"stamp": self.stamp, "runs": [asdict(r) for r in self.runs.values()]}) + "\n"
+        atomic_write(self.path, lambda f: f.write(body.encode()))
 
 
 @dataclass(frozen=True)
